@@ -1,0 +1,167 @@
+"""The shapes every source shares, and the registry of sources by watch kind.
+
+A source does two things, kept apart on purpose: ``fetch`` talks to the network (through the one
+shared :class:`scrapers.http.Fetcher`) and returns raw responses; ``parse`` is a pure function from
+bytes to normalised :class:`Item` records. ``trialwatch parse KIND FILE`` and most tests call
+``parse`` alone, on saved real responses.
+
+A new source is one subclass with a ``kind``: ``__init_subclass__`` registers it (the urlwatch
+``__kind__`` idea without the metaclass).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:  # pragma: no cover - import cycles only matter for type checkers
+    from scrapers.http import Fetcher
+
+
+class ParseError(ValueError):
+    """A response that cannot be read as the format the source expects.
+
+    The message is shown to people (``check --explain``, ``source_error`` events), so it says what
+    was expected and what arrived, never a bare traceback.
+    """
+
+
+class UnsupportedWatch(ValueError):
+    """A watch whose kind or keys this build cannot check (yet). Reported per watch, never a crash."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """One normalised record: a trial, a post, a thread, a publication, a feed entry.
+
+    ``key`` is stable for the life of the thing it names (NCT id, post id, ``MED:123``);
+    ``fields`` holds only JSON-able, already-normalised values, so two parses of the same content
+    are equal and the diff engine can compare them with ``==``.
+    """
+
+    key: str
+    fields: dict[str, Any]
+
+
+@dataclass
+class ParseResult:
+    """What one parse (or one whole fetch of a watch) produced.
+
+    ``complete`` says whether ``items`` is the whole set the watch covers. An incremental search
+    (only records updated since the last check) is not complete: items missing from it are simply
+    unchanged, not gone. ``meta`` carries source facts that are not items (thread title, paging
+    state, the total a registry reports).
+    """
+
+    items: list[Item] = field(default_factory=list)
+    complete: bool = True
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The contract's ``trialwatch parse`` record: ``{"items": [{"key", "fields"}], ...meta}``."""
+        out: dict[str, Any] = dict(self.meta)
+        out["items"] = [{"key": i.key, "fields": i.fields} for i in self.items]
+        return out
+
+
+@dataclass
+class WatchSpec:
+    """A watch as the pipeline sees it: its id, kind, the kind's own keys, schedule and labels."""
+
+    id: str
+    kind: str
+    keys: dict[str, Any]
+    interval_s: int = 6 * 3600
+    labels: list[str] = field(default_factory=list)
+    enabled: bool = True
+
+
+@dataclass
+class FetchState:
+    """What a source may remember between checks of one watch (stored in ``source_health``).
+
+    ``validators`` maps a request URL to the server's own ``{"etag", "last_modified"}`` so a
+    conditional GET repeats the server's values, never our clock. ``cursor`` is free-form,
+    per-source paging or watermark state (e.g. the date of the last successful search).
+    """
+
+    validators: dict[str, dict[str, str]] = field(default_factory=dict)
+    cursor: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FetchOutcome:
+    """The result of fetching and parsing one watch.
+
+    ``not_modified`` is True when every request answered 304: parse and diff are skipped.
+    ``requests``/``bytes`` feed the fetch log and ``--explain``; ``http_status`` is the last status.
+    """
+
+    result: ParseResult | None
+    state: FetchState
+    not_modified: bool = False
+    requests: int = 0
+    bytes: int = 0
+    http_status: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class Source:
+    """Base class of every source. Subclasses set ``kind`` and ``item_kind`` and implement both halves."""
+
+    kind: ClassVar[str] = ""
+    #: which field specs of the diff engine apply to this source's items ("trial", "post", ...)
+    item_kind: ClassVar[str] = ""
+    registry: ClassVar[dict[str, type["Source"]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.kind:
+            Source.registry[cls.kind] = cls
+
+    def __init__(self, base_url: str | None = None) -> None:
+        self.base_url = (base_url or "").rstrip("/")
+
+    def validate(self, keys: dict[str, Any]) -> None:
+        """Raise :class:`UnsupportedWatch` (naming the key) when a watch's keys make no sense."""
+
+    def parse(self, body: bytes, url: str | None = None) -> ParseResult:
+        """Pure: bytes of one response → normalised items. Raises :class:`ParseError`."""
+        raise NotImplementedError
+
+    async def fetch(self, watch: WatchSpec, fetcher: "Fetcher", state: FetchState) -> FetchOutcome:
+        """Fetch (and parse) everything one watch covers. Raises ``FetchError`` or ``ParseError``."""
+        raise NotImplementedError
+
+    def human_url(self, watch: WatchSpec) -> str | None:
+        """A link a person can open for the watch as a whole (used in ``source_error`` events)."""
+        return None
+
+
+def source_for(kind: str, base_urls: dict[str, str] | None = None) -> Source:
+    """Instantiate the registered source for ``kind``, or raise :class:`UnsupportedWatch`."""
+    _import_builtin_sources()
+    cls = Source.registry.get(kind)
+    if cls is None:
+        raise UnsupportedWatch(f"watch kind {kind!r} is not supported by this version of trialwatch")
+    return cls((base_urls or {}).get(kind))
+
+
+def known_kinds() -> list[str]:
+    _import_builtin_sources()
+    return sorted(Source.registry)
+
+
+_BUILTIN_MODULES = ("ctgov", "ctis", "xenforo", "europepmc", "pubmed", "feed")
+
+
+def _import_builtin_sources() -> None:
+    """Import the built-in source modules that exist, so their classes register themselves."""
+    import importlib
+
+    for name in _BUILTIN_MODULES:
+        try:
+            importlib.import_module(f"scrapers.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"scrapers.{name}":
+                raise
