@@ -18,6 +18,10 @@ if TYPE_CHECKING:  # pragma: no cover - import cycles only matter for type check
     from scrapers.http import Fetcher
 
 
+#: the watch kinds of the contract; one not built yet is reported per watch as unsupported, not a crash
+CONTRACT_KINDS = ("ctgov", "ctis", "xenforo_thread", "xenforo_forum", "europepmc", "pubmed", "feed")
+
+
 class ParseError(ValueError):
     """A response that cannot be read as the format the source expects.
 
@@ -132,6 +136,10 @@ class Source:
     async def fetch(self, watch: WatchSpec, fetcher: "Fetcher", state: FetchState) -> FetchOutcome:
         """Fetch (and parse) everything one watch covers. Raises ``FetchError`` or ``ParseError``."""
         raise NotImplementedError
+
+    def is_news(self, item: Item, watch: WatchSpec) -> bool:
+        """Whether a newly seen item deserves an event (a sticky thread or a non-matching one does not)."""
+        return True
 
     def human_url(self, watch: WatchSpec) -> str | None:
         """A link a person can open for the watch as a whole (used in ``source_error`` events)."""

@@ -1,0 +1,314 @@
+"""The ``trialwatch`` command line (also ``python -m bot``).
+
+stdout carries results only; logs go to stderr. Exit codes: 0 ok, 2 usage or configuration error
+(the message names the key), 3 some watch failed (the others still ran, and their results are saved
+and delivered).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from bot.config import Config, ConfigError, load_config, parse_interval, watch_from_table
+from bot.logs import setup_logging
+
+log = logging.getLogger("trialwatch.cli")
+
+EXIT_OK, EXIT_USAGE, EXIT_FAILED = 0, 2, 3
+
+
+class UsageError(Exception):
+    """A command-line mistake; printed without a traceback, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="trialwatch", description="Watch clinical-trial news and post every change.")
+    p.add_argument("--config", help="config file (default: ./trialwatch.toml when present, else built-in defaults "
+                                    "with seeds/watchlist.toml)")
+    p.add_argument("--db", help="database file (overrides [database] path)")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more logging on stderr")
+    p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    c = sub.add_parser("check", help="check all enabled watches (or the named ones) once, now")
+    c.add_argument("watch_ids", nargs="*", metavar="WATCH_ID")
+    c.add_argument("--json", action="store_true", help="one event per line on stdout, nothing else")
+    c.add_argument("--dry-run", action="store_true", help="compute and print events; save and deliver nothing")
+    c.add_argument("--explain", action="store_true", help="per watch, each stage and its outcome")
+
+    sub.add_parser("run", help="the long-running service: scheduler, delivery and the Discord bot")
+
+    pa = sub.add_parser("parse", help="parse a saved response and print its normalised JSON")
+    pa.add_argument("kind")
+    pa.add_argument("file", help="a file, or - for stdin")
+    pa.add_argument("--url", help="the URL the response came from (resolves relative links)")
+
+    e = sub.add_parser("events", help="events recorded so far, newest last, with delivery status")
+    e.add_argument("--watch")
+    e.add_argument("--since", help="ISO date or time")
+    e.add_argument("--json", action="store_true")
+
+    w = sub.add_parser("watch", help="manage watches stored in the database")
+    wsub = w.add_subparsers(dest="watch_command", metavar="list|add|remove")
+    wsub.add_parser("list", help="every watch with its health")
+    wa = wsub.add_parser("add", help="add a watch: KIND TARGET (an id, URL, query, or key=value&… for a search)")
+    wa.add_argument("kind")
+    wa.add_argument("target")
+    wa.add_argument("--id", dest="watch_id")
+    wa.add_argument("--interval", default="6h")
+    wa.add_argument("--label", action="append", default=[], dest="labels")
+    wr = wsub.add_parser("remove", help="remove a watch (its events and history are kept)")
+    wr.add_argument("watch_id")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        cfg = load_config(args.config, db_override=args.db)
+    except ConfigError as exc:
+        print(f"trialwatch: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    setup_logging(-1 if args.quiet else args.verbose,
+                  secrets=[s for s in (cfg.discord.webhook_url, cfg.discord.token) if s])
+    handler = COMMANDS.get(args.command)
+    if args.command == "watch" and not args.watch_command:
+        print("trialwatch watch: say list, add or remove", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return handler(args, cfg)
+    except (UsageError, ConfigError) as exc:
+        print(f"trialwatch {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+# --- helpers ---------------------------------------------------------------------------------
+def open_repo(cfg: Config):
+    from storage.db import connect
+    from storage.repo import Repo
+
+    return Repo(connect(cfg.db_path))
+
+
+def sync_config_watches(repo, cfg: Config) -> None:
+    """Config watches are upserted at start; config watches no longer in the config are disabled."""
+    ids = {w.id for w in cfg.watches}
+    for w in cfg.watches:
+        repo.upsert_watch(w, origin="config")
+    for w in repo.list_watches():
+        if repo.watch_origin(w.id) == "config" and w.id not in ids and w.enabled:
+            w.enabled = False
+            repo.upsert_watch(w, origin="config")
+            log.info("watch %s is no longer in the config; disabled (its history is kept)", w.id)
+
+
+def build_notifiers(cfg: Config, *, as_json: bool = False, stream=None) -> dict[str, Any]:
+    """Destination name → notifier, for every destination the config enables."""
+    from bot.console import ConsoleNotifier
+
+    notifiers: dict[str, Any] = {}
+    for name in cfg.destinations():
+        if name == "console":
+            notifiers[name] = ConsoleNotifier(stream, as_json=as_json)
+        else:
+            notifier = _discord_notifier(cfg, name)
+            if notifier is not None:
+                notifiers[name] = notifier
+    return notifiers
+
+
+def _discord_notifier(cfg: Config, name: str):
+    try:
+        from bot.notifiers import discord_notifier
+    except ImportError:
+        log.warning("destination %s is configured but this build cannot deliver to it yet", name)
+        return None
+    return discord_notifier(cfg, name)
+
+
+def _print_events(events: list[dict[str, Any]], as_json: bool, stream=None) -> None:
+    from bot.console import format_event
+
+    out = stream or sys.stdout
+    for ev in events:
+        out.write((json.dumps(ev, ensure_ascii=False) if as_json else format_event(ev)) + "\n")
+    out.flush()
+
+
+# --- commands --------------------------------------------------------------------------------
+def cmd_check(args: argparse.Namespace, cfg: Config) -> int:
+    return asyncio.run(_check(args, cfg))
+
+
+async def _check(args: argparse.Namespace, cfg: Config) -> int:
+    from bot.delivery import Delivery
+    from bot.pipeline import Checker
+    from scrapers.http import Fetcher
+
+    repo = open_repo(cfg)
+    sync_config_watches(repo, cfg)
+    if args.watch_ids:
+        watches = []
+        for wid in args.watch_ids:
+            w = repo.get_watch(wid)
+            if w is None:
+                raise UsageError(f"no watch with id {wid!r} (see: trialwatch watch list)")
+            watches.append(w)
+    else:
+        watches = repo.list_watches(enabled_only=True)
+    async with Fetcher(cfg.http) as fetcher:
+        reports = await Checker(cfg, repo, fetcher).check_all(watches, dry_run=args.dry_run)
+    new_events = [ev for r in reports for ev in r.events]
+    delivery_reports: dict[str, Any] = {}
+    if args.dry_run:
+        _print_events(new_events, args.json)
+    else:
+        notifiers = build_notifiers(cfg, as_json=args.json)
+        if args.json and "console" not in notifiers:
+            _print_events(new_events, True)
+        delivery_reports = await Delivery(repo, notifiers).deliver_pending()
+        for n in notifiers.values():
+            if hasattr(n, "aclose"):
+                await n.aclose()
+    for r in reports:
+        if r.status == "unsupported":
+            log.warning("watch %s: %s", r.watch, r.error)
+        elif r.failed:
+            log.error("watch %s failed: %s", r.watch, r.error)
+    if args.explain:
+        _explain(reports, delivery_reports, sys.stderr if args.json else sys.stdout, args.dry_run)
+    return EXIT_FAILED if any(r.failed for r in reports) else EXIT_OK
+
+
+def _explain(reports, delivery_reports, out, dry_run: bool) -> None:
+    for r in reports:
+        out.write(f"{r.watch} ({r.kind}): {r.status}" + (f" — {r.error}" if r.error else "") + "\n")
+        for name, outcome in r.stages:
+            out.write(f"  {name:<8} {outcome}\n")
+        for ev in r.events:
+            if dry_run:
+                verdict = "not delivered: --dry-run"
+            else:
+                verdict = "; ".join(f"{d}: {rep.by_event.get(ev['id'], 'queued earlier')}"
+                                    for d, rep in delivery_reports.items()) or "no destination configured"
+            out.write(f"  event    {ev['kind']} {ev.get('subject') or ''} → {verdict}\n")
+    for name, rep in delivery_reports.items():
+        line = f"delivery {name}: {rep.sent} sent, {rep.failed} failed"
+        if rep.error:
+            line += f", stopped: {rep.error}"
+        out.write(line + "\n")
+    out.flush()
+
+
+def cmd_parse(args: argparse.Namespace, cfg: Config) -> int:
+    from scrapers.base import ParseError, UnsupportedWatch, source_for
+
+    try:
+        source = source_for(args.kind, cfg.base_urls)
+    except UnsupportedWatch as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {args.file}: {exc.strerror}") from None
+    try:
+        result = source.parse(data, args.url)
+    except ParseError as exc:
+        print(f"trialwatch parse: {args.file}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    json.dump(result.to_json(), sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+    return EXIT_OK
+
+
+def cmd_events(args: argparse.Namespace, cfg: Config) -> int:
+    repo = open_repo(cfg)
+    events = repo.events(watch=args.watch, since=args.since)
+    if args.json:
+        for ev in events:
+            print(json.dumps(ev, ensure_ascii=False))
+        return EXIT_OK
+    from bot.console import format_event
+
+    for ev in events:
+        status = ", ".join(f"{d} {s}" for d, s in sorted(ev["delivery"].items())) or "not queued"
+        print(f"{ev['at']}  {format_event(ev)}\n    delivery: {status}")
+    return EXIT_OK
+
+
+def cmd_watch(args: argparse.Namespace, cfg: Config) -> int:
+    from bot.watches import default_watch_id, describe_watch, keys_from_target
+
+    repo = open_repo(cfg)
+    sync_config_watches(repo, cfg)
+    if args.watch_command == "list":
+        health = repo.all_health()
+        for w in repo.list_watches():
+            h = health[w.id]
+            state = "enabled" if w.enabled else "disabled"
+            print(f"{w.id}\t{describe_watch(w)}\tevery {_fmt_interval(w.interval_s)}\t{state}\t"
+                  f"labels={','.join(w.labels) or '-'}\tlast ok {h.last_success or 'never'}\t"
+                  f"failures {h.consecutive_failures}" + (f"\tlast error: {h.last_error}" if h.consecutive_failures else ""))
+        return EXIT_OK
+    if args.watch_command == "add":
+        try:
+            keys = keys_from_target(args.kind, args.target)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        wid = args.watch_id or default_watch_id(args.kind, args.target)
+        table = {"id": wid, "kind": args.kind, "interval": args.interval, "labels": args.labels, **keys}
+        spec = watch_from_table(table, "watch add")
+        if repo.get_watch(spec.id):
+            raise UsageError(f"a watch with id {spec.id!r} exists already (choose another with --id)")
+        repo.upsert_watch(spec, origin="cli")
+        print(f"added {spec.id}: {describe_watch(spec)} every {_fmt_interval(spec.interval_s)}")
+        return EXIT_OK
+    if args.watch_command == "remove":
+        origin = repo.watch_origin(args.watch_id)
+        if origin is None:
+            raise UsageError(f"no watch with id {args.watch_id!r}")
+        repo.remove_watch(args.watch_id)
+        print(f"removed {args.watch_id}")
+        if origin == "config":
+            print(f"note: {args.watch_id} is defined in {cfg.source}; remove it there too or it comes back",
+                  file=sys.stderr)
+        return EXIT_OK
+    raise UsageError("say list, add or remove")
+
+
+def _fmt_interval(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
+    try:
+        from bot.service import run_service
+    except ImportError:
+        raise UsageError("the long-running service is not part of this build yet; use `trialwatch check`") from None
+    return run_service(cfg)
+
+
+COMMANDS = {
+    "check": cmd_check,
+    "run": cmd_run,
+    "parse": cmd_parse,
+    "events": cmd_events,
+    "watch": cmd_watch,
+}
+
+__all__ = ["main", "build_parser", "parse_interval"]

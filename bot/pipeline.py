@@ -1,0 +1,166 @@
+"""Check one watch: fetch → parse → diff → save, with a stage report for ``--explain``.
+
+Everything upstream of delivery lives here and knows nothing of Discord. Each watch is checked
+independently: any failure (network, parse, a bug in one source) becomes that watch's error and a
+failure count, never an exception that stops the other watches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from bot.config import Config
+from scrapers.base import FetchOutcome, Item, ParseError, Source, UnsupportedWatch, WatchSpec, source_for
+from scrapers.http import Fetcher, FetchError, describe
+from storage.diff import SPECS, DiffResult, diff_items, make_event
+from storage.repo import Repo, utcnow
+
+log = logging.getLogger("trialwatch.pipeline")
+
+
+
+@dataclass
+class WatchReport:
+    """What happened to one watch in one check: the ``--explain`` stage report and the new events."""
+
+    watch: str
+    kind: str
+    status: str = "ok"  # ok | not_modified | error | unsupported
+    error: str | None = None
+    stages: list[tuple[str, str]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    requests: int = 0
+    bytes: int = 0
+    items: int | None = None
+    duration_ms: int = 0
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "error"
+
+    def stage(self, name: str, outcome: str) -> None:
+        self.stages.append((name, outcome))
+
+
+class Checker:
+    """Runs checks against one database with one shared fetcher."""
+
+    def __init__(self, cfg: Config, repo: Repo, fetcher: Fetcher, *, now: Callable[[], str] = utcnow,
+                 trial_key: Callable[[Item], str | None] | None = None) -> None:
+        self.cfg = cfg
+        self.repo = repo
+        self.fetcher = fetcher
+        self.now = now
+        self.trial_key = trial_key or (lambda item: item.fields.get("id"))
+
+    async def check_all(self, watches: list[WatchSpec], *, dry_run: bool = False) -> list[WatchReport]:
+        """Check several watches concurrently (bounded); reports come back in the order given."""
+        gate = asyncio.Semaphore(self.cfg.check.concurrency)
+
+        async def one(w: WatchSpec) -> WatchReport:
+            async with gate:
+                return await self.check_watch(w, dry_run=dry_run)
+
+        return list(await asyncio.gather(*(one(w) for w in watches)))
+
+    async def check_watch(self, watch: WatchSpec, *, dry_run: bool = False) -> WatchReport:
+        report = WatchReport(watch.id, watch.kind)
+        started = time.monotonic()
+        try:
+            await self._check(watch, report, dry_run)
+        except Exception as exc:  # one watch's failure never stops the others
+            if not isinstance(exc, (FetchError, ParseError)):
+                log.exception("unexpected error while checking %s", watch.id)
+            report.duration_ms = int((time.monotonic() - started) * 1000)
+            self._fail(watch, report, describe(exc), dry_run)
+        report.duration_ms = report.duration_ms or int((time.monotonic() - started) * 1000)
+        return report
+
+    async def _check(self, watch: WatchSpec, report: WatchReport, dry_run: bool) -> None:
+        try:
+            source = source_for(watch.kind, self.cfg.base_urls)
+        except UnsupportedWatch as exc:
+            report.status = "unsupported"
+            report.error = f"{exc}; skipped"
+            report.stage("source", report.error)
+            return
+        health = self.repo.health(watch.id)
+        baseline = health.last_success is None
+        started = time.monotonic()
+        outcome: FetchOutcome = await source.fetch(watch, self.fetcher, health.state)
+        report.requests, report.bytes = outcome.requests, outcome.bytes
+        report.duration_ms = int((time.monotonic() - started) * 1000)
+        status = f"HTTP {outcome.http_status}" if outcome.http_status else "fetched"
+        report.stage("fetch", f"{status}, {outcome.requests} request(s), {outcome.bytes} bytes"
+                     + "".join(f"; {n}" for n in outcome.notes))
+        now = self.now()
+        log_row = {"started_at": now, "duration_ms": report.duration_ms, "http_status": outcome.http_status,
+                   "requests": outcome.requests, "bytes": outcome.bytes}
+        if outcome.not_modified or outcome.result is None:
+            report.status = "not_modified"
+            report.stage("parse", "skipped: not modified (304)")
+            if not dry_run:
+                report.events = self.repo.save_check(
+                    watch, None, outcome.state, now=now, destinations=self.cfg.destinations(),
+                    fetch_log={**log_row, "outcome": "not_modified"}, health=health)
+            return
+        result = outcome.result
+        report.items = len(result.items)
+        report.stage("parse", f"{len(result.items)} item(s)" + ("" if result.complete else " (incremental)"))
+        if result.complete and not result.items:
+            present = self.repo.count_present(watch.id)
+            if present:
+                raise ParseError(f"the response had no items where {present} were before; "
+                                 "treated as a broken page, not as removals")
+        spec = SPECS[source.item_kind]
+        stored = self.repo.load_items(watch.id)
+        announce = baseline and self.cfg.check.first_run == "announce"
+        diff = diff_items(spec, stored, result, watch=watch.id, source=watch.kind, now=now, baseline=baseline,
+                          trial_of=self.trial_key if source.item_kind == "trial" else (lambda i: None),
+                          is_news=lambda item: source.is_news(item, watch))
+        extra = [self._started_event(watch, source, result.items, now)] if announce else []
+        report.stage("diff", _diff_summary(diff, baseline, len(stored)))
+        if dry_run:
+            report.events = extra + diff.events
+            report.stage("save", "skipped: --dry-run")
+            return
+        report.events = self.repo.save_check(
+            watch, diff, outcome.state, now=now, destinations=self.cfg.destinations(),
+            fetch_log={**log_row, "outcome": "ok", "items": len(result.items), "events": len(diff.events)},
+            health=health, extra_events=extra)
+        dup = len(diff.events) + len(extra) - len([e for e in report.events if e["kind"] != "source_recovered"])
+        report.stage("save", f"{len(diff.upserts)} item(s) written, {len(diff.history)} history row(s), "
+                     f"{len(report.events)} event(s) queued" + (f", {dup} already known" if dup > 0 else ""))
+
+    def _fail(self, watch: WatchSpec, report: WatchReport, error: str, dry_run: bool) -> None:
+        report.status, report.error = "error", error
+        report.stage("error", error)
+        if dry_run:
+            return
+        alert = self.repo.record_failure(
+            watch, error, now=self.now(), alert_after=self.cfg.check.failure_alert_after,
+            destinations=self.cfg.destinations(),
+            fetch_log={"started_at": self.now(), "duration_ms": report.duration_ms, "outcome": "error",
+                       "requests": report.requests, "bytes": report.bytes, "error": error})
+        if alert:
+            report.events.append(alert)
+
+    def _started_event(self, watch: WatchSpec, source: Source, items: list[Item], now: str) -> dict[str, Any]:
+        return make_event(kind="watch_started", id=f"watch_started:{watch.id}", watch=watch.id, source=watch.kind,
+                          subject=watch.id, trial=None, title=f"Now watching {watch.id}",
+                          url=source.human_url(watch), at=now, new={"items": len(items)},
+                          detail={"items": len(items), "labels": watch.labels})
+
+
+def _diff_summary(diff: DiffResult, baseline: bool, stored: int) -> str:
+    if baseline:
+        return f"baseline: {len(diff.upserts)} item(s) recorded silently"
+    new = sum(1 for _ in diff.upserts) - diff.changed_items
+    parts = [f"{new} new", f"{diff.changed_items} changed", f"{len(diff.seen) - len(diff.upserts)} unchanged"]
+    if diff.gone:
+        parts.append(f"{len(diff.gone)} gone (not news)")
+    return ", ".join(parts) + f" → {len(diff.events)} event(s)"

@@ -1,0 +1,149 @@
+"""The SQLite database: connection settings and numbered migrations.
+
+One file holds all state. WAL lets ``trialwatch events`` read while ``run`` writes; foreign keys are
+switched on because SQLite leaves them off by default. Migrations are numbered functions applied in
+order by ``sqlite_utils.Migrations`` and recorded in ``_sqlite_migrations``; a new table or column is a
+new function, never an edit of an old one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("trialwatch")
+
+
+@migrations()
+def m001_core(db: Database) -> None:
+    """Watches, their current items, field history, events, the outbox, fetch log and source health."""
+    db.execute(
+        """
+        CREATE TABLE watches (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            keys TEXT NOT NULL DEFAULT '{}',        -- the kind's own keys as JSON (trial, params, url, ...)
+            interval_s INTEGER NOT NULL,
+            labels TEXT NOT NULL DEFAULT '[]',
+            enabled INTEGER NOT NULL DEFAULT 1,
+            origin TEXT NOT NULL DEFAULT 'cli',     -- config | cli | discord | follow
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE items (
+            watch_id TEXT NOT NULL REFERENCES watches(id) ON DELETE CASCADE,
+            key TEXT NOT NULL,
+            fields TEXT NOT NULL,                   -- normalised fields as JSON (sorted keys)
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            present INTEGER NOT NULL DEFAULT 1,     -- 0: gone from a complete result (kept, never news)
+            PRIMARY KEY (watch_id, key)
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE field_history (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            watch_id TEXT NOT NULL,
+            item_key TEXT NOT NULL,
+            trial TEXT,
+            field TEXT NOT NULL,
+            old TEXT,
+            new TEXT,
+            observed_at TEXT NOT NULL,
+            event_id TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX field_history_item ON field_history(item_key, field, observed_at)")
+    db.execute("CREATE INDEX field_history_trial ON field_history(trial, observed_at)")
+    db.execute(
+        """
+        CREATE TABLE events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- delivery order
+            id TEXT NOT NULL UNIQUE,                -- the stable dedup key
+            kind TEXT NOT NULL,
+            watch TEXT,
+            source TEXT,
+            subject TEXT,
+            trial TEXT,
+            title TEXT,
+            url TEXT,
+            field TEXT,
+            old TEXT,
+            new TEXT,
+            at TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{}'
+        )"""
+    )
+    db.execute("CREATE INDEX events_watch ON events(watch, seq)")
+    db.execute("CREATE INDEX events_trial ON events(trial, seq)")
+    db.execute(
+        """
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_id TEXT NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+            destination TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed', 'skipped')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            remote_id TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (event_id, destination)
+        )"""
+    )
+    db.execute("CREATE INDEX outbox_pending ON outbox(destination, status, id)")
+    db.execute(
+        """
+        CREATE TABLE fetch_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            watch_id TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            duration_ms INTEGER NOT NULL,
+            outcome TEXT NOT NULL,                  -- ok | not_modified | error
+            http_status INTEGER,
+            requests INTEGER NOT NULL DEFAULT 0,
+            bytes INTEGER NOT NULL DEFAULT 0,
+            items INTEGER,
+            events INTEGER,
+            error TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX fetch_log_watch ON fetch_log(watch_id, id)")
+    db.execute(
+        """
+        CREATE TABLE source_health (
+            watch_id TEXT PRIMARY KEY REFERENCES watches(id) ON DELETE CASCADE,
+            state TEXT NOT NULL DEFAULT '{}',       -- FetchState: validators (ETag/Last-Modified per URL), cursor
+            last_check TEXT,
+            last_success TEXT,
+            last_status TEXT,
+            last_error TEXT,
+            last_error_at TEXT,
+            consecutive_failures INTEGER NOT NULL DEFAULT 0,
+            alerted INTEGER NOT NULL DEFAULT 0,     -- a source_error event is outstanding
+            failing_since TEXT,
+            last_duration_ms INTEGER,
+            last_bytes INTEGER
+        )"""
+    )
+
+
+def connect(path: str | Path) -> Database:
+    """Open (creating if needed) the database at ``path`` with WAL, foreign keys and all migrations applied."""
+    path = str(path)
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=30)
+    db = Database(conn)
+    if path != ":memory:":
+        db.enable_wal()
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("PRAGMA synchronous = NORMAL")  # safe with WAL: a crash loses at most the last commit's fsync, never consistency
+    migrations.apply(db)
+    return db

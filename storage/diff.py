@@ -1,0 +1,284 @@
+"""The diff engine: stored items + a fresh parse → typed events and field history. Pure.
+
+Which fields matter, and which event a change becomes, is data (:data:`SPECS`), so adding a registry
+field is one line here, not new code. Whole documents are never compared: registry housekeeping and
+page noise never reach the fields, and only the fields below are ever diffed.
+
+Rules the contract fixes, all enforced here:
+- the first sight of a watch is a silent baseline (or one ``watch_started`` summary when announcing);
+- an item leaving a search is not news (it is only marked absent);
+- a value that did not change after normalisation is not news;
+- a field the stored copy never had (a newer trialwatch started tracking it) is recorded, not news;
+- event ids are stable: the same change seen again, by this watch or another, has the same id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from scrapers.base import Item, ParseResult
+
+Fields = dict[str, Any]
+Meta = dict[str, Any]
+
+
+def _always(old: Any, new: Any) -> bool:
+    return True
+
+
+def _turned_true(old: Any, new: Any) -> bool:
+    return bool(new) and not bool(old)
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One tracked field: ``name`` in the item's fields, and the event its change becomes.
+
+    ``event`` None means the change is kept in field history but is not news (an edited post, a new
+    title). ``when`` narrows which transitions are news (results: only false → true).
+    """
+
+    name: str
+    event: str | None = None
+    event_field: str | None = None
+    when: Callable[[Any, Any], bool] = _always
+    detail: Callable[[Fields], dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True)
+class ItemKindSpec:
+    """How one kind of item (trial, post, ...) becomes events."""
+
+    fields: tuple[FieldSpec, ...]
+    new_item_event: str | None
+    subject: Callable[[Item], str]
+    identity: Callable[[Item], str]  # globally unique: dedups the same thing seen by two watches
+    title: Callable[[Fields, Meta], str | None]
+    new_value: Callable[[Fields], Any] = lambda f: None
+    new_detail: Callable[[Fields, Meta], dict[str, Any]] = lambda f, m: {}
+    history_on_first_sight: bool = False  # record starting values (charts start there)
+    version: Callable[[Fields], Any] = lambda f: None  # registry version date: tells A→B→A→B apart
+
+
+def _trial_title(f: Fields, meta: Meta) -> str | None:
+    title = f.get("title")
+    acronym = f.get("acronym")
+    if acronym and title and acronym.lower() not in title.lower():
+        return f"{acronym}: {title}"
+    return title or acronym or f.get("id")
+
+
+def _trial_summary(f: Fields) -> dict[str, Any]:
+    return {k: f.get(k) for k in ("title", "status", "enrollment", "start_date", "completion_date")}
+
+
+def _date_detail(name: str) -> Callable[[Fields], dict[str, Any]]:
+    return lambda f: {"date_type": f.get(f"{name}_type")}
+
+
+TRIAL = ItemKindSpec(
+    fields=(
+        FieldSpec("status", "status_changed",
+                  detail=lambda f: {k: f[k] for k in ("why_stopped", "last_known_status", "status_code") if f.get(k)}),
+        FieldSpec("enrollment", "enrollment_changed"),
+        FieldSpec("start_date", "dates_changed", detail=_date_detail("start_date")),
+        FieldSpec("primary_completion_date", "dates_changed", detail=_date_detail("primary_completion_date")),
+        FieldSpec("completion_date", "dates_changed", detail=_date_detail("completion_date")),
+        FieldSpec("results_posted", "results_posted", event_field="results", when=_turned_true,
+                  detail=lambda f: {"results_first_posted": f.get("results_first_posted")}),
+        FieldSpec("title"),
+        FieldSpec("countries"),
+        FieldSpec("country_status"),
+        FieldSpec("aliases"),
+        FieldSpec("why_stopped"),
+    ),
+    new_item_event="new_trial",
+    subject=lambda i: i.fields.get("id") or i.key,
+    identity=lambda i: f"{i.fields.get('registry', '')}:{i.fields.get('id') or i.key}",
+    title=_trial_title,
+    new_value=_trial_summary,
+    new_detail=lambda f, m: {"registry": f.get("registry"), "aliases": f.get("aliases") or []},
+    history_on_first_sight=True,
+    version=lambda f: f.get("last_update"),
+)
+
+POST = ItemKindSpec(
+    fields=(FieldSpec("edited"), FieldSpec("text")),
+    new_item_event="new_post",
+    subject=lambda i: i.key,
+    identity=lambda i: i.fields.get("url") or i.key,
+    title=lambda f, m: (m.get("thread") or {}).get("title"),
+    new_detail=lambda f, m: {
+        "author": f.get("author"),
+        "published": f.get("published"),
+        "thread_id": (m.get("thread") or {}).get("id"),
+        "thread_title": (m.get("thread") or {}).get("title"),
+        "text": f.get("text"),
+        "quotes": f.get("quotes") or [],
+    },
+)
+
+THREAD = ItemKindSpec(
+    fields=(FieldSpec("title"),),
+    new_item_event="new_thread",
+    subject=lambda i: i.key,
+    identity=lambda i: i.fields.get("url") or i.key,
+    title=lambda f, m: f.get("title"),
+    new_detail=lambda f, m: {
+        "author": f.get("author"),
+        "forum": (m.get("forum") or {}).get("title"),
+        "prefix": f.get("prefix"),
+        "text": f.get("first_post_text"),
+    },
+)
+
+PUBLICATION = ItemKindSpec(
+    fields=(FieldSpec("doi"), FieldSpec("title")),
+    new_item_event="new_publication",
+    subject=lambda i: (f"PMID:{i.fields['pmid']}" if i.fields.get("pmid") else
+                       f"DOI:{i.fields['doi']}" if i.fields.get("doi") else i.key),
+    identity=lambda i: (f"doi:{i.fields['doi'].lower()}" if i.fields.get("doi") else
+                        f"pmid:{i.fields['pmid']}" if i.fields.get("pmid") else i.key),
+    title=lambda f, m: f.get("title"),
+    new_detail=lambda f, m: {k: f.get(k) for k in ("doi", "pmid", "journal", "published", "authors", "source")},
+)
+
+ENTRY = ItemKindSpec(
+    fields=(FieldSpec("title"),),
+    new_item_event="new_entry",
+    subject=lambda i: i.key,
+    identity=lambda i: i.fields.get("url") or i.key,
+    title=lambda f, m: f.get("title"),
+    new_detail=lambda f, m: {k: f.get(k) for k in ("author", "published", "summary", "feed_title")},
+)
+
+SPECS: dict[str, ItemKindSpec] = {
+    "trial": TRIAL,
+    "post": POST,
+    "thread": THREAD,
+    "publication": PUBLICATION,
+    "entry": ENTRY,
+}
+
+
+@dataclass
+class Change:
+    """One observed change of a tracked field (a field-history row)."""
+
+    item_key: str
+    field: str
+    old: Any
+    new: Any
+    trial: str | None = None
+    event_id: str | None = None
+
+
+@dataclass
+class DiffResult:
+    events: list[dict[str, Any]] = field(default_factory=list)
+    history: list[Change] = field(default_factory=list)
+    upserts: list[Item] = field(default_factory=list)  # new or changed items, to store
+    seen: list[str] = field(default_factory=list)  # every key in the fresh result
+    gone: list[str] = field(default_factory=list)  # keys absent from a complete result
+    changed_items: int = 0
+
+
+def canonical(value: Any) -> str:
+    """JSON with sorted keys: the one serialisation used for storage, comparison and ids."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def event_id(kind: str, identity: str, field_name: str | None = None, old: Any = None, new: Any = None,
+             version: Any = None) -> str:
+    """A readable, stable dedup key: ``kind:identity[:field:digest]``."""
+    if field_name is None:
+        return f"{kind}:{identity}"
+    digest = hashlib.sha1(canonical([old, new, version]).encode()).hexdigest()[:12]
+    return f"{kind}:{identity}:{field_name}:{digest}"
+
+
+def make_event(*, kind: str, id: str, watch: str, source: str, subject: str | None, trial: str | None,
+               title: str | None, url: str | None, at: str, field: str | None = None, old: Any = None,
+               new: Any = None, detail: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An event in the contract's schema (every key present, in the contract's order)."""
+    return {"id": id, "kind": kind, "watch": watch, "source": source, "subject": subject, "trial": trial,
+            "title": title, "url": url, "field": field, "old": old, "new": new, "at": at,
+            "detail": detail or {}}
+
+
+def diff_items(
+    spec: ItemKindSpec,
+    stored: dict[str, Fields],
+    result: ParseResult,
+    *,
+    watch: str,
+    source: str,
+    now: str,
+    baseline: bool,
+    trial_of: Callable[[Item], str | None] = lambda i: None,
+    is_news: Callable[[Item], bool] = lambda i: True,
+) -> DiffResult:
+    """Compare ``stored`` (key → fields of the last check) with ``result``; return events and history.
+
+    ``baseline`` True records everything and announces nothing. ``is_news`` lets a source say an item
+    is never news when new (a sticky thread, a thread not matching the watch's keywords).
+    """
+    out = DiffResult()
+    for item in result.items:
+        out.seen.append(item.key)
+        trial = trial_of(item)
+        old = stored.get(item.key)
+        ident = spec.identity(item)
+        subject = spec.subject(item)
+        title = spec.title(item.fields, result.meta)
+        url = item.fields.get("url")
+        if old is None:
+            out.upserts.append(item)
+            if spec.history_on_first_sight:
+                for fs in spec.fields:
+                    if item.fields.get(fs.name) is not None:
+                        out.history.append(Change(item.key, fs.name, None, item.fields.get(fs.name), trial))
+            if baseline or spec.new_item_event is None or not is_news(item):
+                continue
+            out.events.append(make_event(
+                kind=spec.new_item_event, id=event_id(spec.new_item_event, ident), watch=watch, source=source,
+                subject=subject, trial=trial, title=title, url=url, at=now,
+                new=spec.new_value(item.fields), detail=spec.new_detail(item.fields, result.meta)))
+            continue
+        item_changed = canonical(old) != canonical(item.fields)
+        if not item_changed:
+            continue
+        out.changed_items += 1
+        out.upserts.append(item)
+        version = spec.version(item.fields)
+        for fs in spec.fields:
+            if fs.name not in old:
+                # Stored before this field was tracked: record it, announce nothing.
+                if item.fields.get(fs.name) is not None:
+                    out.history.append(Change(item.key, fs.name, None, item.fields.get(fs.name), trial))
+                continue
+            before, after = old.get(fs.name), item.fields.get(fs.name)
+            if canonical(before) == canonical(after):
+                continue
+            change = Change(item.key, fs.name, before, after, trial)
+            out.history.append(change)
+            if fs.event is None or baseline or not fs.when(before, after):
+                continue
+            efield = fs.event_field or fs.name
+            eid = event_id(fs.event, ident, efield, before, after, version)
+            change.event_id = eid
+            old_value: Any = before
+            new_value: Any = after
+            if fs.event == "results_posted":
+                old_value, new_value = bool(before), bool(after)
+            out.events.append(make_event(
+                kind=fs.event, id=eid, watch=watch, source=source, subject=subject, trial=trial, title=title,
+                url=url, at=now, field=efield, old=old_value, new=new_value,
+                detail=fs.detail(item.fields) if fs.detail else {}))
+    if result.complete:
+        fresh = set(out.seen)
+        out.gone = [k for k in stored if k not in fresh]
+    return out

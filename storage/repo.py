@@ -1,0 +1,293 @@
+"""All reads and writes of trialwatch's state, in small named operations.
+
+The one rule that matters: a check's items, field history, events and outbox rows are written in
+ONE transaction (:meth:`Repo.save_check`), and delivery happens after it from the outbox. A crash
+before the commit loses nothing (the next check sees the same change); a crash after it leaves
+pending outbox rows that the next delivery sends.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Iterable, Iterator
+
+from sqlite_utils import Database
+
+from scrapers.base import FetchState, Item, WatchSpec
+from storage.diff import Change, DiffResult, canonical, make_event
+
+FETCH_LOG_KEEP = 50  # per watch: enough for /status and debugging; the DB grows with changes, not checks
+
+
+def utcnow() -> str:
+    """Now as the contract's timestamp: ISO 8601, UTC, seconds, ``Z``."""
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _loads(text: str | None, default: Any = None) -> Any:
+    return default if text is None else json.loads(text)
+
+
+@dataclass
+class Health:
+    watch_id: str
+    state: FetchState
+    last_check: str | None
+    last_success: str | None
+    last_status: str | None
+    last_error: str | None
+    last_error_at: str | None
+    consecutive_failures: int
+    alerted: bool
+    failing_since: str | None
+
+
+class Repo:
+    """Typed access to one trialwatch database (see :mod:`storage.db` for the schema)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # --- watches ---------------------------------------------------------------------------
+    def upsert_watch(self, spec: WatchSpec, origin: str = "cli") -> None:
+        now = utcnow()
+        existing = self.get_watch_row(spec.id)
+        row = {
+            "id": spec.id, "kind": spec.kind, "keys": canonical(spec.keys), "interval_s": spec.interval_s,
+            "labels": canonical(spec.labels), "enabled": int(spec.enabled), "origin": origin, "updated_at": now,
+        }
+        if existing is None:
+            row["created_at"] = now
+            self.db["watches"].insert(row)
+        elif any(existing[k] != row[k] for k in ("kind", "keys", "interval_s", "labels", "enabled", "origin")):
+            self.db["watches"].update(spec.id, row)
+
+    def get_watch_row(self, watch_id: str) -> dict[str, Any] | None:
+        rows = list(self.db.query("SELECT * FROM watches WHERE id = ?", [watch_id]))
+        return rows[0] if rows else None
+
+    def get_watch(self, watch_id: str) -> WatchSpec | None:
+        row = self.get_watch_row(watch_id)
+        return _watch_from_row(row) if row else None
+
+    def list_watches(self, enabled_only: bool = False) -> list[WatchSpec]:
+        sql = "SELECT * FROM watches" + (" WHERE enabled = 1" if enabled_only else "") + " ORDER BY id"
+        return [_watch_from_row(r) for r in self.db.query(sql)]
+
+    def watch_origin(self, watch_id: str) -> str | None:
+        row = self.get_watch_row(watch_id)
+        return row["origin"] if row else None
+
+    def remove_watch(self, watch_id: str) -> bool:
+        """Delete a watch with its items and health; its events and history stay (they are the record)."""
+        with self.db.atomic():
+            cur = self.db.execute("DELETE FROM watches WHERE id = ?", [watch_id])
+        return cur.rowcount > 0
+
+    # --- items and health ------------------------------------------------------------------
+    def load_items(self, watch_id: str) -> dict[str, dict[str, Any]]:
+        return {r["key"]: json.loads(r["fields"]) for r in
+                self.db.query("SELECT key, fields FROM items WHERE watch_id = ?", [watch_id])}
+
+    def count_present(self, watch_id: str) -> int:
+        return self.db.execute("SELECT count(*) FROM items WHERE watch_id = ? AND present = 1",
+                               [watch_id]).fetchone()[0]
+
+    def health(self, watch_id: str) -> Health:
+        rows = list(self.db.query("SELECT * FROM source_health WHERE watch_id = ?", [watch_id]))
+        if not rows:
+            return Health(watch_id, FetchState(), None, None, None, None, None, 0, False, None)
+        r = rows[0]
+        st = _loads(r["state"], {})
+        return Health(watch_id, FetchState(validators=st.get("validators", {}), cursor=st.get("cursor", {})),
+                      r["last_check"], r["last_success"], r["last_status"], r["last_error"], r["last_error_at"],
+                      r["consecutive_failures"], bool(r["alerted"]), r["failing_since"])
+
+    def all_health(self) -> dict[str, Health]:
+        return {w.id: self.health(w.id) for w in self.list_watches()}
+
+    # --- the one transaction of a check ----------------------------------------------------
+    def save_check(self, watch: WatchSpec, diff: DiffResult | None, state: FetchState, *, now: str,
+                   destinations: Iterable[str], fetch_log: dict[str, Any], health: Health,
+                   extra_events: Iterable[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+        """Write items, history, events, outbox rows, health and the fetch log atomically.
+
+        Returns the events that were new to the database (an id already stored, e.g. the same
+        change seen by another watch, is not queued twice).
+        """
+        destinations = list(destinations)
+        inserted: list[dict[str, Any]] = []
+        with self.db.atomic():
+            recovered = None
+            if health.alerted:
+                recovered = make_event(
+                    kind="source_recovered", id=f"source_recovered:{watch.id}:{health.failing_since}",
+                    watch=watch.id, source=watch.kind, subject=watch.id, trial=None,
+                    title=f"{watch.id} works again", url=None, at=now,
+                    detail={"error": health.last_error, "failures": health.consecutive_failures})
+            events = list(extra_events) + (diff.events if diff else []) + ([recovered] if recovered else [])
+            if diff is not None:
+                self._write_items(watch.id, diff, now)
+                self._write_history(watch.id, diff.history, now)
+            for ev in events:
+                if self._insert_event(ev, destinations):
+                    inserted.append(ev)
+            self.db["source_health"].upsert({
+                "watch_id": watch.id,
+                "state": canonical({"validators": state.validators, "cursor": state.cursor}),
+                "last_check": now, "last_success": now, "last_status": fetch_log.get("outcome"),
+                "consecutive_failures": 0, "alerted": 0, "failing_since": None,
+                "last_duration_ms": fetch_log.get("duration_ms"), "last_bytes": fetch_log.get("bytes"),
+            }, pk="watch_id")
+            self._log_fetch(watch.id, fetch_log)
+        return inserted
+
+    def record_failure(self, watch: WatchSpec, error: str, *, now: str, alert_after: int,
+                       destinations: Iterable[str], fetch_log: dict[str, Any]) -> dict[str, Any] | None:
+        """Count one failed check; after ``alert_after`` in a row, queue exactly one ``source_error``."""
+        h = self.health(watch.id)
+        failures = h.consecutive_failures + 1
+        since = h.failing_since or now
+        alert = None
+        with self.db.atomic():
+            if failures >= alert_after and not h.alerted:
+                alert = make_event(
+                    kind="source_error", id=f"source_error:{watch.id}:{since}", watch=watch.id,
+                    source=watch.kind, subject=watch.id, trial=None, title=f"{watch.id} is failing",
+                    url=None, at=now, detail={"error": error, "failures": failures, "failing_since": since})
+                if not self._insert_event(alert, list(destinations)):
+                    alert = None
+            self.db["source_health"].upsert({
+                "watch_id": watch.id, "last_check": now, "last_status": "error", "last_error": error,
+                "last_error_at": now, "consecutive_failures": failures,
+                "alerted": int(h.alerted or alert is not None), "failing_since": since,
+                "last_duration_ms": fetch_log.get("duration_ms"), "last_bytes": fetch_log.get("bytes"),
+            }, pk="watch_id")
+            self._log_fetch(watch.id, fetch_log)
+        return alert
+
+    def _write_items(self, watch_id: str, diff: DiffResult, now: str) -> None:
+        if diff.upserts:
+            self.db.conn.executemany(
+                "INSERT INTO items (watch_id, key, fields, first_seen, last_seen, present) VALUES (?, ?, ?, ?, ?, 1) "
+                "ON CONFLICT (watch_id, key) DO UPDATE SET fields = excluded.fields, last_seen = excluded.last_seen, "
+                "present = 1",
+                [(watch_id, it.key, canonical(it.fields), now, now) for it in diff.upserts])
+        # last_seen is deliberately not rewritten for unchanged items: the DB must not grow or churn with
+        # checks. ``present`` flips only when an item leaves or returns.
+        if diff.seen:
+            self.db.conn.executemany("UPDATE items SET present = 1 WHERE watch_id = ? AND key = ? AND present = 0",
+                                [(watch_id, k) for k in diff.seen])
+        if diff.gone:
+            self.db.conn.executemany("UPDATE items SET present = 0 WHERE watch_id = ? AND key = ? AND present = 1",
+                                [(watch_id, k) for k in diff.gone])
+
+    def _write_history(self, watch_id: str, changes: list[Change], now: str) -> None:
+        if changes:
+            self.db.conn.executemany(
+                "INSERT INTO field_history (watch_id, item_key, trial, field, old, new, observed_at, event_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(watch_id, c.item_key, c.trial, c.field, canonical(c.old), canonical(c.new), now, c.event_id)
+                 for c in changes])
+
+    def _insert_event(self, ev: dict[str, Any], destinations: list[str]) -> bool:
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO events (id, kind, watch, source, subject, trial, title, url, field, old, new, at, "
+            "detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [ev["id"], ev["kind"], ev["watch"], ev["source"], ev["subject"], ev["trial"], ev["title"], ev["url"],
+             ev["field"], canonical(ev["old"]), canonical(ev["new"]), ev["at"], canonical(ev["detail"])])
+        if cur.rowcount == 0:
+            return False
+        now = utcnow()
+        self.db.conn.executemany(
+            "INSERT OR IGNORE INTO outbox (event_id, destination, created_at, updated_at) VALUES (?, ?, ?, ?)",
+            [(ev["id"], d, now, now) for d in destinations])
+        return True
+
+    def _log_fetch(self, watch_id: str, row: dict[str, Any]) -> None:
+        self.db["fetch_log"].insert({"watch_id": watch_id, **row})
+        self.db.execute(
+            "DELETE FROM fetch_log WHERE watch_id = ? AND id <= (SELECT id FROM fetch_log WHERE watch_id = ? "
+            "ORDER BY id DESC LIMIT 1 OFFSET ?)", [watch_id, watch_id, FETCH_LOG_KEEP])
+
+    # --- events and outbox -----------------------------------------------------------------
+    def events(self, *, watch: str | None = None, since: str | None = None,
+               trial: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """Stored events, oldest first, each with its delivery status per destination."""
+        where, args = [], []
+        if watch:
+            where.append("watch = ?"); args.append(watch)
+        if since:
+            where.append("at >= ?"); args.append(since)
+        if trial:
+            where.append("trial = ?"); args.append(trial)
+        sql = "SELECT * FROM events" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq"
+        if limit:
+            sql = f"SELECT * FROM ({sql.replace('ORDER BY seq', 'ORDER BY seq DESC')} LIMIT {int(limit)}) ORDER BY seq"
+        rows = list(self.db.query(sql, args))
+        delivery: dict[str, dict[str, str]] = {}
+        if rows:
+            for r in self.db.query("SELECT event_id, destination, status FROM outbox"):
+                delivery.setdefault(r["event_id"], {})[r["destination"]] = r["status"]
+        return [{**event_from_row(r), "delivery": delivery.get(r["id"], {})} for r in rows]
+
+    def pending(self, destination: str, limit: int = 100) -> list[tuple[int, dict[str, Any]]]:
+        """Pending outbox rows for one destination, in event order: (outbox id, event)."""
+        rows = self.db.query(
+            "SELECT o.id AS outbox_id, e.* FROM outbox o JOIN events e ON e.id = o.event_id "
+            "WHERE o.destination = ? AND o.status = 'pending' ORDER BY e.seq LIMIT ?", [destination, limit])
+        return [(r["outbox_id"], event_from_row(r)) for r in rows]
+
+    def mark_sent(self, outbox_ids: Iterable[int], remote_id: str | None = None) -> None:
+        now = utcnow()
+        with self.db.atomic():
+            self.db.conn.executemany(
+                "UPDATE outbox SET status = 'sent', attempts = attempts + 1, remote_id = ?, last_error = NULL, "
+                "updated_at = ? WHERE id = ?", [(remote_id, now, i) for i in outbox_ids])
+
+    def mark_attempt_failed(self, outbox_ids: Iterable[int], error: str, *, final: bool = False) -> None:
+        now = utcnow()
+        status = "failed" if final else "pending"
+        with self.db.atomic():
+            self.db.conn.executemany(
+                "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ?",
+                [(status, error, now, i) for i in outbox_ids])
+
+    def fail_destination(self, destination: str, error: str) -> int:
+        """Stop a destination for good (e.g. its webhook was deleted): every pending row becomes failed."""
+        with self.db.atomic():
+            cur = self.db.execute(
+                "UPDATE outbox SET status = 'failed', last_error = ?, updated_at = ? "
+                "WHERE destination = ? AND status = 'pending'", [error, utcnow(), destination])
+        return cur.rowcount
+
+    def field_history(self, *, trial: str | None = None, item_key: str | None = None) -> list[dict[str, Any]]:
+        where, args = [], []
+        if trial:
+            where.append("(trial = ? OR item_key = ?)"); args += [trial, trial]
+        if item_key:
+            where.append("item_key = ?"); args.append(item_key)
+        sql = "SELECT * FROM field_history" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
+        return [{**r, "old": _loads(r["old"]), "new": _loads(r["new"])} for r in self.db.query(sql, args)]
+
+    def iter_table_counts(self) -> Iterator[tuple[str, int]]:
+        for name in ("watches", "items", "field_history", "events", "outbox", "fetch_log", "source_health"):
+            yield name, self.db.execute(f"SELECT count(*) FROM [{name}]").fetchone()[0]
+
+
+def event_from_row(r: dict[str, Any]) -> dict[str, Any]:
+    """A stored event row → the contract's event dict."""
+    return {"id": r["id"], "kind": r["kind"], "watch": r["watch"], "source": r["source"], "subject": r["subject"],
+            "trial": r["trial"], "title": r["title"], "url": r["url"], "field": r["field"],
+            "old": _loads(r["old"]), "new": _loads(r["new"]), "at": r["at"], "detail": _loads(r["detail"], {})}
+
+
+def _watch_from_row(r: dict[str, Any]) -> WatchSpec:
+    return WatchSpec(id=r["id"], kind=r["kind"], keys=json.loads(r["keys"]), interval_s=r["interval_s"],
+                     labels=json.loads(r["labels"]), enabled=bool(r["enabled"]))
+
+
+def items_to_json(items: list[Item]) -> list[dict[str, Any]]:
+    return [{"key": i.key, "fields": i.fields} for i in items]
