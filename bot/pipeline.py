@@ -17,6 +17,7 @@ from bot.config import Config
 from scrapers.base import FetchOutcome, Item, ParseError, Source, UnsupportedWatch, WatchSpec, source_for
 from scrapers.http import Fetcher, FetchError, describe
 from storage.diff import SPECS, DiffResult, diff_items, make_event
+from storage.identity import Identity
 from storage.repo import Repo, utcnow
 
 log = logging.getLogger("trialwatch.pipeline")
@@ -49,13 +50,16 @@ class WatchReport:
 class Checker:
     """Runs checks against one database with one shared fetcher."""
 
-    def __init__(self, cfg: Config, repo: Repo, fetcher: Fetcher, *, now: Callable[[], str] = utcnow,
-                 trial_key: Callable[[Item], str | None] | None = None) -> None:
+    #: at most this many follow-up watches created by one check of one search (a broad query must
+    #: not flood the database; the rest follow on later checks)
+    MAX_FOLLOWS_PER_CHECK = 25
+
+    def __init__(self, cfg: Config, repo: Repo, fetcher: Fetcher, *, now: Callable[[], str] = utcnow) -> None:
         self.cfg = cfg
         self.repo = repo
         self.fetcher = fetcher
         self.now = now
-        self.trial_key = trial_key or (lambda item: item.fields.get("id"))
+        self.identity = Identity(repo.db)
 
     async def check_all(self, watches: list[WatchSpec], *, dry_run: bool = False) -> list[WatchReport]:
         """Check several watches concurrently (bounded); reports come back in the order given."""
@@ -119,9 +123,13 @@ class Checker:
         spec = SPECS[source.item_kind]
         stored = self.repo.load_items(watch.id)
         announce = baseline and self.cfg.check.first_run == "announce"
+        trial_keys = self._trial_keys(source, result.items, write=not dry_run)
         diff = diff_items(spec, stored, result, watch=watch.id, source=watch.kind, now=now, baseline=baseline,
-                          trial_of=self.trial_key if source.item_kind == "trial" else (lambda i: None),
+                          trial_of=lambda item: trial_keys.get(item.key),
                           is_news=lambda item: source.is_news(item, watch))
+        for ev in diff.events:
+            if ev["trial"]:
+                ev["detail"]["trial_ids"] = self.identity.ids_of(ev["trial"]) or [ev["trial"]]
         extra = [self._started_event(watch, source, result.items, now)] if announce else []
         report.stage("diff", _diff_summary(diff, baseline, len(stored)))
         if dry_run:
@@ -135,6 +143,35 @@ class Checker:
         dup = len(diff.events) + len(extra) - len([e for e in report.events if e["kind"] != "source_recovered"])
         report.stage("save", f"{len(diff.upserts)} item(s) written, {len(diff.history)} history row(s), "
                      f"{len(report.events)} event(s) queued" + (f", {dup} already known" if dup > 0 else ""))
+        followed = self._follow(source, watch, result.items)
+        if followed:
+            report.stage("follow", f"now following {len(followed)} found item(s): {', '.join(followed)}")
+
+    def _trial_keys(self, source: Source, items: list[Item], *, write: bool) -> dict[str, str | None]:
+        """Item key → canonical trial key, linking registry ids as a side effect (not in a dry run)."""
+        if source.item_kind != "trial":
+            return {}
+        resolve = self.identity.resolve if write else self.identity.peek
+        return {item.key: resolve(item.fields) for item in items}
+
+    def _follow(self, source: Source, watch: WatchSpec, items: list[Item]) -> list[str]:
+        """Create a watch of its own for each found item a ``follow = true`` search has not followed yet."""
+        created: list[str] = []
+        for item in items:
+            spec = source.follow_spec(item, watch)
+            if spec is None or self.repo.get_watch(spec.id) is not None:
+                continue
+            if self._already_followed(spec):
+                continue
+            self.repo.upsert_watch(spec, origin="follow")
+            created.append(spec.id)
+            if len(created) >= self.MAX_FOLLOWS_PER_CHECK:
+                break
+        return created
+
+    def _already_followed(self, spec: WatchSpec) -> bool:
+        """A watch of the same kind on the same target exists already (e.g. pinned in the config)."""
+        return any(w.kind == spec.kind and w.keys == spec.keys for w in self.repo.list_watches())
 
     def _fail(self, watch: WatchSpec, report: WatchReport, error: str, dry_run: bool) -> None:
         report.status, report.error = "error", error

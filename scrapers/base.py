@@ -141,9 +141,30 @@ class Source:
         """Whether a newly seen item deserves an event (a sticky thread or a non-matching one does not)."""
         return True
 
+    def follow_spec(self, item: Item, watch: WatchSpec) -> WatchSpec | None:
+        """For a search watch with ``follow = true``: the watch that follows one found item on its own.
+
+        Trial searches follow each trial with a single-trial watch of the same kind (a registry's
+        single-trial check reads more, e.g. the CTIS full dossier); other kinds override this.
+        """
+        if self.item_kind != "trial" or not watch.keys.get("follow"):
+            return None
+        return WatchSpec(id=f"{watch.id}-{item.key.lower()}"[:64], kind=self.kind, keys={"trial": item.key},
+                         interval_s=watch.interval_s, labels=list(watch.labels))
+
     def human_url(self, watch: WatchSpec) -> str | None:
         """A link a person can open for the watch as a whole (used in ``source_error`` events)."""
         return None
+
+
+def check_follow(keys: dict[str, Any], search_key: str, kind: str) -> None:
+    """``follow = true`` on a search watch: every trial it finds gets a single-trial watch of its own."""
+    if "follow" not in keys:
+        return
+    if not isinstance(keys["follow"], bool):
+        raise UnsupportedWatch(f"{kind} watch: follow must be true or false, got {keys['follow']!r}")
+    if search_key not in keys:
+        raise UnsupportedWatch(f"{kind} watch: follow only applies to a search ({search_key} = {{ … }})")
 
 
 def source_for(kind: str, base_urls: dict[str, str] | None = None) -> Source:

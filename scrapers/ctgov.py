@@ -32,6 +32,7 @@ from scrapers.base import (
     Source,
     UnsupportedWatch,
     WatchSpec,
+    check_follow,
 )
 from scrapers.text import clean_text
 
@@ -335,7 +336,8 @@ def _search_params(keys: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _validate(keys: Mapping[str, Any]) -> None:
-    unknown = sorted(set(keys) - {"trial", "params"})
+    check_follow(dict(keys), "params", "ctgov")
+    unknown = sorted(set(keys) - {"trial", "params", "follow"})
     if unknown:
         raise UnsupportedWatch(
             f"ctgov watch has unknown key(s) {', '.join(map(repr, unknown))}: "

@@ -147,3 +147,30 @@ def connect(path: str | Path) -> Database:
     db.execute("PRAGMA synchronous = NORMAL")  # safe with WAL: a crash loses at most the last commit's fsync, never consistency
     migrations.apply(db)
     return db
+
+
+@migrations()
+def m002_trials(db: Database) -> None:
+    """One identity per trial across registries: a canonical key and every registry id that names it."""
+    db.execute(
+        """
+        CREATE TABLE trials (
+            key TEXT PRIMARY KEY,                   -- canonical: the first registry id trialwatch saw for it
+            title TEXT,
+            acronym TEXT,
+            status TEXT,
+            enrollment TEXT,                        -- JSON {count, type}
+            registries TEXT NOT NULL DEFAULT '{}',  -- JSON registry -> its own record summary
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE trial_ids (
+            id TEXT PRIMARY KEY,                    -- NCT…, EU CT number, EudraCT number, ISRCTN…
+            trial_key TEXT NOT NULL REFERENCES trials(key) ON DELETE CASCADE,
+            scheme TEXT NOT NULL                    -- ctgov | ctis | eudract | isrctn
+        )"""
+    )
+    db.execute("CREATE INDEX trial_ids_trial ON trial_ids(trial_key)")

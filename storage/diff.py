@@ -46,6 +46,7 @@ class FieldSpec:
     event_field: str | None = None
     when: Callable[[Any, Any], bool] = _always
     detail: Callable[[Fields], dict[str, Any]] | None = None
+    change_detail: Callable[[Any, Any], dict[str, Any]] | None = None  # detail computed from old and new
 
 
 @dataclass(frozen=True)
@@ -75,14 +76,30 @@ def _trial_summary(f: Fields) -> dict[str, Any]:
     return {k: f.get(k) for k in ("title", "status", "enrollment", "start_date", "completion_date")}
 
 
+def _country_changes(old: Any, new: Any) -> dict[str, Any]:
+    """Which countries were added, dropped or changed status (CTIS per-country public status)."""
+    old, new = old or {}, new or {}
+    return {
+        "added": {c: s for c, s in new.items() if c not in old},
+        "removed": sorted(c for c in old if c not in new),
+        "changed": {c: [old[c], s] for c, s in new.items() if c in old and old[c] != s},
+    }
+
+
+def _status_detail(f: Fields) -> dict[str, Any]:
+    detail = {k: f[k] for k in ("why_stopped", "last_known_status", "status_code") if f.get(k)}
+    if f.get("country_status"):
+        detail["country_status"] = f["country_status"]
+    return detail
+
+
 def _date_detail(name: str) -> Callable[[Fields], dict[str, Any]]:
     return lambda f: {"date_type": f.get(f"{name}_type")}
 
 
 TRIAL = ItemKindSpec(
     fields=(
-        FieldSpec("status", "status_changed",
-                  detail=lambda f: {k: f[k] for k in ("why_stopped", "last_known_status", "status_code") if f.get(k)}),
+        FieldSpec("status", "status_changed", detail=_status_detail),
         FieldSpec("enrollment", "enrollment_changed"),
         FieldSpec("start_date", "dates_changed", detail=_date_detail("start_date")),
         FieldSpec("primary_completion_date", "dates_changed", detail=_date_detail("primary_completion_date")),
@@ -91,7 +108,7 @@ TRIAL = ItemKindSpec(
                   detail=lambda f: {"results_first_posted": f.get("results_first_posted")}),
         FieldSpec("title"),
         FieldSpec("countries"),
-        FieldSpec("country_status"),
+        FieldSpec("country_status", "country_status_changed", change_detail=_country_changes),
         FieldSpec("aliases"),
         FieldSpec("why_stopped"),
     ),
@@ -277,7 +294,8 @@ def diff_items(
             out.events.append(make_event(
                 kind=fs.event, id=eid, watch=watch, source=source, subject=subject, trial=trial, title=title,
                 url=url, at=now, field=efield, old=old_value, new=new_value,
-                detail=fs.detail(item.fields) if fs.detail else {}))
+                detail={**(fs.detail(item.fields) if fs.detail else {}),
+                        **(fs.change_detail(before, after) if fs.change_detail else {})}))
     if result.complete:
         fresh = set(out.seen)
         out.gone = [k for k in stored if k not in fresh]

@@ -127,7 +127,7 @@ def test_change_sequence_gives_exact_events(server, tmp_path, capsys):
     assert kinds == [("results_posted", "results", False, True),
                      ("status_changed", "status", "ACTIVE_NOT_RECRUITING", "COMPLETED")]
     results = next(e for e in events if e["kind"] == "results_posted")
-    assert results["detail"] == {"results_first_posted": "2026-11-10"}
+    assert results["detail"] == {"results_first_posted": "2026-11-10", "trial_ids": ["NCT09990001"]}
 
     # Step 5: a new study appears in the search.
     newcomer = study("NCT09990003", title="Daratumumab for ME/CFS, Second Cohort", acronym=None)
@@ -176,7 +176,7 @@ def test_dry_run_saves_nothing(server, tmp_path, capsys):
     serve(server, study("NCT09990001", status="SUSPENDED", why_stopped="Drug supply"), study("NCT09990001"))
     code, events = run_check(cfg, capsys, "--dry-run")
     assert [(e["kind"], e["new"], e["detail"]) for e in events] == [
-        ("status_changed", "SUSPENDED", {"why_stopped": "Drug supply"})]
+        ("status_changed", "SUSPENDED", {"why_stopped": "Drug supply", "trial_ids": ["NCT09990001"]})]
     # Not saved: the same change is still news for a real check.
     code, events = run_check(cfg, capsys)
     assert [e["kind"] for e in events] == ["status_changed"]
