@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--since", help="ISO date or time")
     e.add_argument("--json", action="store_true")
 
+    t = sub.add_parser("trials", help="one line per known trial: canonical key, registry ids, title, status, enrollment")
+    t.add_argument("--json", action="store_true", help="one JSON object per line")
+
     w = sub.add_parser("watch", help="manage watches stored in the database")
     wsub = w.add_subparsers(dest="watch_command", metavar="list|add|remove")
     wsub.add_parser("list", help="every watch with its health")
@@ -248,6 +251,19 @@ def cmd_events(args: argparse.Namespace, cfg: Config) -> int:
     return EXIT_OK
 
 
+def cmd_trials(args: argparse.Namespace, cfg: Config) -> int:
+    from storage.identity import Identity, best_name
+
+    for t in Identity(open_repo(cfg).db).trials():
+        if args.json:
+            print(json.dumps(t, ensure_ascii=False))
+            continue
+        e = t["enrollment"] or {}
+        enrollment = f"{e.get('count')} {e.get('type') or ''}".strip() if e else "enrollment unknown"
+        print(f"{t['key']}\t{' '.join(t['ids'])}\t{best_name(t)}\t{t['status'] or 'status unknown'}\t{enrollment}")
+    return EXIT_OK
+
+
 def cmd_watch(args: argparse.Namespace, cfg: Config) -> int:
     from bot.watches import default_watch_id, describe_watch, keys_from_target
 
@@ -309,6 +325,7 @@ COMMANDS = {
     "parse": cmd_parse,
     "events": cmd_events,
     "watch": cmd_watch,
+    "trials": cmd_trials,
 }
 
 __all__ = ["main", "build_parser", "parse_interval"]

@@ -81,10 +81,18 @@ class _Route:
     path: str
     query: dict[str, str]
     replies: list[Reply]
+    body_contains: str | None = None
     served: int = 0
 
-    def matches(self, method: str, path: str, query: dict[str, list[str]]) -> bool:
+    @property
+    def specificity(self) -> tuple[int, int]:
+        """More query parameters, then a longer body match, win over a more general route."""
+        return len(self.query), len(self.body_contains or "")
+
+    def matches(self, method: str, path: str, query: dict[str, list[str]], body: bytes = b"") -> bool:
         if method != self.method or path != self.path:
+            return False
+        if self.body_contains is not None and self.body_contains.encode() not in body:
             return False
         for k, v in self.query.items():
             if k not in query or (v != "*" and v not in query[k]):
@@ -143,14 +151,21 @@ class ReplayServer:
         self.stop()
 
     # --- scripting -------------------------------------------------------------------------
-    def route(self, method: str, path: str, *replies: Reply, query: dict[str, str] | None = None) -> None:
-        """Set (or replace) what ``method path [?query]`` answers; several replies are served in turn."""
+    def route(self, method: str, path: str, *replies: Reply, query: dict[str, str] | None = None,
+              body_contains: str | None = None) -> None:
+        """Set (or replace) what ``method path [?query]`` answers; several replies are served in turn.
+
+        ``body_contains`` narrows a route to requests whose body holds that text (APIs such as CTIS
+        search take their criteria in a POSTed JSON body).
+        """
         if not replies:
             raise ValueError("a route needs at least one reply")
         q = dict(query or {})
+        method = method.upper()
         with self._lock:
-            self._routes = [r for r in self._routes if not (r.method == method and r.path == path and r.query == q)]
-            self._routes.append(_Route(method.upper(), path, q, list(replies)))
+            self._routes = [r for r in self._routes if not (r.method == method and r.path == path and r.query == q
+                                                            and r.body_contains == body_contains)]
+            self._routes.append(_Route(method, path, q, list(replies), body_contains))
 
     def clear(self) -> None:
         with self._lock:
@@ -163,12 +178,12 @@ class ReplayServer:
         return out
 
     # --- serving ---------------------------------------------------------------------------
-    def _find(self, method: str, path: str, query: dict[str, list[str]]) -> Reply | None:
+    def _find(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> Reply | None:
         with self._lock:
-            candidates = [r for r in self._routes if r.matches(method, path, query)]
+            candidates = [r for r in self._routes if r.matches(method, path, query, body)]
             if not candidates:
                 return None
-            best = max(candidates, key=lambda r: len(r.query))
+            best = max(candidates, key=lambda r: r.specificity)
             return best.next_reply()
 
     def _serve(self, h: BaseHTTPRequestHandler) -> None:
@@ -179,7 +194,7 @@ class ReplayServer:
         with self._lock:
             self.requests.append(Recorded(h.command, parts.path, query, {k.lower(): v for k, v in h.headers.items()},
                                           body, time.monotonic()))
-        reply = self._find(h.command, parts.path, query)
+        reply = self._find(h.command, parts.path, query, body)
         if reply is None:
             reply = Reply(404, {"error": f"no replay route for {h.command} {parts.path}"})
         if reply.delay_s:
@@ -234,13 +249,13 @@ def _filler(total: int, chunk: int = 64 * 1024) -> Iterator[bytes]:
 @dataclass
 class Step:
     name: str
-    routes: list[tuple[str, str, dict[str, str], list[Reply]]]
+    routes: list[tuple[str, str, dict[str, str], list[Reply], str | None]]
 
 
 def load_world(path: Path) -> list[Step]:
     """Read ``world.toml``: ``[[step]]`` tables with ``[[step.route]]`` entries naming files beside it.
 
-    A route entry: ``method`` (GET), ``path``, optional ``query`` table, and either ``file`` (relative
+    A route entry: ``method`` (GET), ``path``, optional ``query`` table and ``body_contains``, and either ``file`` (relative
     to the world's folder) or ``body``, with optional ``status``, ``content_type``, ``etag``.
     Each step keeps the previous step's routes unless it sets the same method, path and query again.
     """
@@ -254,14 +269,15 @@ def load_world(path: Path) -> list[Step]:
             ctype = r.get("content_type") or _guess_type(r.get("file", ""))
             reply = Reply(status=int(r.get("status", 200)), body=body, content_type=ctype, etag=r.get("etag"),
                           headers=dict(r.get("headers", {})))
-            routes.append((r.get("method", "GET").upper(), r["path"], dict(r.get("query", {})), [reply]))
+            routes.append((r.get("method", "GET").upper(), r["path"], dict(r.get("query", {})), [reply],
+                           r.get("body_contains")))
         steps.append(Step(st.get("name", f"step {i + 1}"), routes))
     return steps
 
 
 def apply_step(server: ReplayServer, step: Step) -> None:
-    for method, path, query, replies in step.routes:
-        server.route(method, path, *replies, query=query)
+    for method, path, query, replies, body_contains in step.routes:
+        server.route(method, path, *replies, query=query, body_contains=body_contains)
 
 
 def _guess_type(name: str) -> str:

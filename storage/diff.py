@@ -47,6 +47,10 @@ class FieldSpec:
     when: Callable[[Any, Any], bool] = _always
     detail: Callable[[Fields], dict[str, Any]] | None = None
     change_detail: Callable[[Any, Any], dict[str, Any]] | None = None  # detail computed from old and new
+    #: when the named field's event fires for the same item in the same check, this change goes into
+    #: that event's detail instead of standing alone (a one-country trial's country status follows its
+    #: overall status: one story, one message)
+    fold_into: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,7 @@ TRIAL = ItemKindSpec(
                   detail=lambda f: {"results_first_posted": f.get("results_first_posted")}),
         FieldSpec("title"),
         FieldSpec("countries"),
-        FieldSpec("country_status", "country_status_changed", change_detail=_country_changes),
+        FieldSpec("country_status", "country_status_changed", change_detail=_country_changes, fold_into="status"),
         FieldSpec("aliases"),
         FieldSpec("why_stopped"),
     ),
@@ -271,6 +275,7 @@ def diff_items(
         out.changed_items += 1
         out.upserts.append(item)
         version = spec.version(item.fields)
+        item_events: dict[str, dict[str, Any]] = {}
         for fs in spec.fields:
             if fs.name not in old:
                 # Stored before this field was tracked: record it, announce nothing.
@@ -291,11 +296,17 @@ def diff_items(
             new_value: Any = after
             if fs.event == "results_posted":
                 old_value, new_value = bool(before), bool(after)
-            out.events.append(make_event(
-                kind=fs.event, id=eid, watch=watch, source=source, subject=subject, trial=trial, title=title,
-                url=url, at=now, field=efield, old=old_value, new=new_value,
-                detail={**(fs.detail(item.fields) if fs.detail else {}),
-                        **(fs.change_detail(before, after) if fs.change_detail else {})}))
+            detail = {**(fs.detail(item.fields) if fs.detail else {}),
+                      **(fs.change_detail(before, after) if fs.change_detail else {})}
+            host = item_events.get(fs.fold_into) if fs.fold_into else None
+            if host is not None:
+                host["detail"].update(detail)
+                change.event_id = host["id"]
+                continue
+            ev = make_event(kind=fs.event, id=eid, watch=watch, source=source, subject=subject, trial=trial,
+                            title=title, url=url, at=now, field=efield, old=old_value, new=new_value, detail=detail)
+            item_events[fs.name] = ev
+            out.events.append(ev)
     if result.complete:
         fresh = set(out.seen)
         out.gone = [k for k in stored if k not in fresh]

@@ -199,12 +199,26 @@ class Repo:
             [ev["id"], ev["kind"], ev["watch"], ev["source"], ev["subject"], ev["trial"], ev["title"], ev["url"],
              ev["field"], canonical(ev["old"]), canonical(ev["new"]), ev["at"], canonical(ev["detail"])])
         if cur.rowcount == 0:
+            self._enrich_event(ev)
             return False
         now = utcnow()
         self.db.conn.executemany(
             "INSERT OR IGNORE INTO outbox (event_id, destination, created_at, updated_at) VALUES (?, ?, ?, ?)",
             [(ev["id"], d, now, now) for d in destinations])
         return True
+
+    def _enrich_event(self, ev: dict[str, Any]) -> None:
+        """The same event seen again by another watch may know more (a single-trial watch reads the full
+        record, a search only a summary): fill the details the stored copy lacks, while nothing of it
+        has been delivered yet."""
+        row = self.db.execute("SELECT detail FROM events WHERE id = ?", [ev["id"]]).fetchone()
+        if row is None or self.db.execute("SELECT 1 FROM outbox WHERE event_id = ? AND status != 'pending'",
+                                          [ev["id"]]).fetchone():
+            return
+        stored = json.loads(row[0])
+        merged = {**stored, **{k: v for k, v in ev["detail"].items() if stored.get(k) in (None, "", [], {})}}
+        if merged != stored:
+            self.db.execute("UPDATE events SET detail = ? WHERE id = ?", [canonical(merged), ev["id"]])
 
     def _log_fetch(self, watch_id: str, row: dict[str, Any]) -> None:
         self.db["fetch_log"].insert({"watch_id": watch_id, **row})
