@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import sys
@@ -56,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("trials", help="one line per known trial: canonical key, registry ids, title, status, enrollment")
     t.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    h = sub.add_parser("history", help="the timeline of one trial's fields; optionally a chart")
+    h.add_argument("trial", help="any registry id of the trial (NCT…, EU CT number, EudraCT number) or its key")
+    h.add_argument("--chart", metavar="PATH.png", help="also write an enrollment/status chart as PNG")
+
+    fd = sub.add_parser("feed", help="an Atom feed of recorded events on stdout")
+    fd.add_argument("--label", help="only events of watches carrying this label")
 
     w = sub.add_parser("watch", help="manage watches stored in the database")
     wsub = w.add_subparsers(dest="watch_command", metavar="list|add|remove")
@@ -141,6 +149,21 @@ def _discord_notifier(cfg: Config, name: str):
     return discord_notifier(cfg, name)
 
 
+@contextlib.asynccontextmanager
+async def _progress(total: int, *, enabled: bool):
+    """A progress bar on stderr when it is a terminal; silent when piped, in CI or with --json."""
+    if not enabled or total < 2 or not sys.stderr.isatty():
+        yield lambda report: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("", total=total)
+        yield lambda report: progress.update(task, advance=1, description=f"{report.watch}: {report.status}")
+
+
 def _print_events(events: list[dict[str, Any]], as_json: bool, stream=None) -> None:
     from bot.console import format_event
 
@@ -171,8 +194,8 @@ async def _check(args: argparse.Namespace, cfg: Config) -> int:
             watches.append(w)
     else:
         watches = repo.list_watches(enabled_only=True)
-    async with Fetcher(cfg.http) as fetcher:
-        reports = await Checker(cfg, repo, fetcher).check_all(watches, dry_run=args.dry_run)
+    async with Fetcher(cfg.http) as fetcher, _progress(len(watches), enabled=not args.json) as advance:
+        reports = await Checker(cfg, repo, fetcher).check_all(watches, dry_run=args.dry_run, on_done=advance)
     new_events = [ev for r in reports for ev in r.events]
     delivery_reports: dict[str, Any] = {}
     if args.dry_run:
@@ -196,22 +219,9 @@ async def _check(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _explain(reports, delivery_reports, out, dry_run: bool) -> None:
-    for r in reports:
-        out.write(f"{r.watch} ({r.kind}): {r.status}" + (f" — {r.error}" if r.error else "") + "\n")
-        for name, outcome in r.stages:
-            out.write(f"  {name:<8} {outcome}\n")
-        for ev in r.events:
-            if dry_run:
-                verdict = "not delivered: --dry-run"
-            else:
-                verdict = "; ".join(f"{d}: {rep.by_event.get(ev['id'], 'queued earlier')}"
-                                    for d, rep in delivery_reports.items()) or "no destination configured"
-            out.write(f"  event    {ev['kind']} {ev.get('subject') or ''} → {verdict}\n")
-    for name, rep in delivery_reports.items():
-        line = f"delivery {name}: {rep.sent} sent, {rep.failed} failed"
-        if rep.error:
-            line += f", stopped: {rep.error}"
-        out.write(line + "\n")
+    from bot.explain import explain_text  # shared with the Discord /check command
+
+    out.write(explain_text(reports, delivery_reports, dry_run))
     out.flush()
 
 
@@ -261,6 +271,44 @@ def cmd_trials(args: argparse.Namespace, cfg: Config) -> int:
         e = t["enrollment"] or {}
         enrollment = f"{e.get('count')} {e.get('type') or ''}".strip() if e else "enrollment unknown"
         print(f"{t['key']}\t{' '.join(t['ids'])}\t{best_name(t)}\t{t['status'] or 'status unknown'}\t{enrollment}")
+    return EXIT_OK
+
+
+def cmd_history(args: argparse.Namespace, cfg: Config) -> int:
+    from bot.timeline import build_timeline
+    from storage.identity import Identity, best_name
+
+    repo = open_repo(cfg)
+    identity = Identity(repo.db)
+    trial = identity.trial(args.trial)
+    key = trial["key"] if trial else args.trial
+    history = repo.field_history(trial=key)
+    if not history and trial is None:
+        raise UsageError(f"no trial known by {args.trial!r} (see: trialwatch trials)")
+    tl = build_timeline(key, history, repo.events(trial=key))
+    name = best_name(trial) if trial else key
+    print(f"{name} ({key}{', ' + ', '.join(i for i in trial['ids'] if i != key) if trial else ''})")
+    for line in tl.lines:
+        print(f"  {line}")
+    if args.chart:
+        from bot.charts import render_enrollment_chart
+
+        Path(args.chart).write_bytes(render_enrollment_chart(tl, title=f"Enrollment: {name}"))
+        print(f"chart written to {args.chart}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_feed(args: argparse.Namespace, cfg: Config) -> int:
+    from bot.atom import events_to_atom
+
+    repo = open_repo(cfg)
+    events = repo.events()
+    title = "trialwatch events"
+    if args.label:
+        labelled = {w.id for w in repo.list_watches() if args.label in w.labels}
+        events = [e for e in events if e["watch"] in labelled]
+        title += f" ({args.label})"
+    sys.stdout.write(events_to_atom(events, title=title))
     return EXIT_OK
 
 
@@ -326,6 +374,8 @@ COMMANDS = {
     "events": cmd_events,
     "watch": cmd_watch,
     "trials": cmd_trials,
+    "history": cmd_history,
+    "feed": cmd_feed,
 }
 
 __all__ = ["main", "build_parser", "parse_interval"]

@@ -61,13 +61,20 @@ class Checker:
         self.now = now
         self.identity = Identity(repo.db)
 
-    async def check_all(self, watches: list[WatchSpec], *, dry_run: bool = False) -> list[WatchReport]:
-        """Check several watches concurrently (bounded); reports come back in the order given."""
+    async def check_all(self, watches: list[WatchSpec], *, dry_run: bool = False,
+                        on_done: Callable[[WatchReport], None] | None = None) -> list[WatchReport]:
+        """Check several watches concurrently (bounded); reports come back in the order given.
+
+        ``on_done`` is called as each watch finishes (progress display).
+        """
         gate = asyncio.Semaphore(self.cfg.check.concurrency)
 
         async def one(w: WatchSpec) -> WatchReport:
             async with gate:
-                return await self.check_watch(w, dry_run=dry_run)
+                report = await self.check_watch(w, dry_run=dry_run)
+            if on_done:
+                on_done(report)
+            return report
 
         return list(await asyncio.gather(*(one(w) for w in watches)))
 

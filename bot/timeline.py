@@ -1,0 +1,86 @@
+"""One trial's story over time, built from field history and events (``trialwatch history``, charts).
+
+Pure: rows in, a :class:`Timeline` out. Registry figures come from the field history of the trial's
+records (every observed value of ``enrollment`` and ``status``, including the first sight); reported
+figures come from ``enrollment_reported`` events (conference talks, forum posts, abstracts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable
+
+
+@dataclass
+class Point:
+    at: datetime
+    value: int
+    kind: str  # ACTUAL | ESTIMATED | PLANNED | reported
+    source: str  # registry or item the figure came from
+
+
+@dataclass
+class StatusSpan:
+    start: datetime
+    status: str
+
+
+@dataclass
+class Timeline:
+    key: str
+    enrollment: list[Point] = field(default_factory=list)
+    reported: list[Point] = field(default_factory=list)
+    statuses: list[StatusSpan] = field(default_factory=list)
+    target: int | None = None
+    lines: list[str] = field(default_factory=list)  # the readable timeline
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, dict):
+        if "count" in value:
+            return f"{value.get('count')} {value.get('type') or ''}".strip()
+        return ", ".join(f"{k} {v}" for k, v in value.items() if v is not None)
+    return "—" if value is None else str(value)
+
+
+def build_timeline(key: str, history: Iterable[dict[str, Any]], events: Iterable[dict[str, Any]]) -> Timeline:
+    """Combine field-history rows and events of one trial into a timeline, oldest first."""
+    tl = Timeline(key)
+    entries: list[tuple[str, str]] = []
+    for row in history:
+        at = parse_time(row["observed_at"])
+        new = row["new"]
+        if row["field"] == "enrollment" and isinstance(new, dict) and isinstance(new.get("count"), int):
+            # An ESTIMATED (CT.gov) or PLANNED (CTIS) count is the planned size, i.e. the target;
+            # only an ACTUAL count is people enrolled.
+            if new.get("type") == "ACTUAL":
+                tl.enrollment.append(Point(at, new["count"], "ACTUAL", row["item_key"]))
+            else:
+                tl.target = new["count"]
+        elif row["field"] == "status" and isinstance(new, str):
+            tl.statuses.append(StatusSpan(at, new))
+        if row["old"] is None:
+            entries.append((row["observed_at"], f"{row['item_key']} {row['field']}: {_fmt(new)} (first seen)"))
+        else:
+            entries.append((row["observed_at"], f"{row['item_key']} {row['field']}: {_fmt(row['old'])} → {_fmt(new)}"))
+    for ev in events:
+        if ev["kind"] != "enrollment_reported" or not isinstance(ev.get("new"), dict):
+            continue
+        new = ev["new"]
+        at = parse_time(ev["at"])
+        if isinstance(new.get("enrolled"), int):
+            tl.reported.append(Point(at, new["enrolled"], "reported", ev.get("url") or ev.get("subject") or ""))
+        if isinstance(new.get("target"), int):
+            tl.target = new["target"]
+        evidence = (ev.get("detail") or {}).get("evidence")
+        entries.append((ev["at"], f"reported: {_fmt(new)}" + (f" — “{evidence}”" if evidence else "")))
+    tl.enrollment.sort(key=lambda p: p.at)
+    tl.reported.sort(key=lambda p: p.at)
+    tl.statuses.sort(key=lambda s: s.start)
+    tl.lines = [f"{at}  {text}" for at, text in sorted(entries, key=lambda e: e[0])]
+    return tl
