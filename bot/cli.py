@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("run", help="the long-running service: scheduler, delivery and the Discord bot")
 
+    sub.add_parser("demo", help="the offline end-to-end demonstration (a replayed world on 127.0.0.1)")
+
     pa = sub.add_parser("parse", help="parse a saved response and print its normalised JSON")
     pa.add_argument("kind")
     pa.add_argument("file", help="a file, or - for stdin")
@@ -367,7 +369,14 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
     return run_service(cfg)
 
 
+def cmd_demo(args: argparse.Namespace, cfg: Config) -> int:
+    from bot.demo import run_demo
+
+    return run_demo()
+
+
 COMMANDS = {
+    "demo": cmd_demo,
     "check": cmd_check,
     "run": cmd_run,
     "parse": cmd_parse,

@@ -35,7 +35,10 @@ def format_event(ev: dict[str, Any]) -> str:
     who = ev.get("subject") or ev.get("watch") or ""
     title = ev.get("title") or ""
     detail = ev.get("detail") or {}
-    if ev.get("field") and kind not in ("new_trial",):
+    if kind == "results_posted":
+        first = detail.get("results_first_posted")
+        what = "RESULTS POSTED" + (f" (first posted {first})" if first else "")
+    elif ev.get("field") and kind not in ("new_trial",):
         what = f"{ev['field']}: {_short(ev.get('old'))} → {_short(ev.get('new'))}"
         if detail.get("why_stopped"):
             what += f" (why stopped: {detail['why_stopped']})"

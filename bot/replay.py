@@ -249,6 +249,7 @@ def _filler(total: int, chunk: int = 64 * 1024) -> Iterator[bytes]:
 @dataclass
 class Step:
     name: str
+    at: str | None  # the world's clock for this step (ISO, UTC), so a replay reads like the days it shows
     routes: list[tuple[str, str, dict[str, str], list[Reply], str | None]]
 
 
@@ -271,7 +272,7 @@ def load_world(path: Path) -> list[Step]:
                           headers=dict(r.get("headers", {})))
             routes.append((r.get("method", "GET").upper(), r["path"], dict(r.get("query", {})), [reply],
                            r.get("body_contains")))
-        steps.append(Step(st.get("name", f"step {i + 1}"), routes))
+        steps.append(Step(st.get("name", f"step {i + 1}"), st.get("at"), routes))
     return steps
 
 

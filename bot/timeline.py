@@ -48,6 +48,10 @@ def _fmt(value: Any) -> str:
     return "—" if value is None else str(value)
 
 
+#: fields whose first sighting is worth a line in a timeline (the rest only show when they change)
+_FIRST_SEEN_FIELDS = ("status", "enrollment", "start_date", "primary_completion_date", "completion_date")
+
+
 def build_timeline(key: str, history: Iterable[dict[str, Any]], events: Iterable[dict[str, Any]]) -> Timeline:
     """Combine field-history rows and events of one trial into a timeline, oldest first."""
     tl = Timeline(key)
@@ -65,6 +69,8 @@ def build_timeline(key: str, history: Iterable[dict[str, Any]], events: Iterable
         elif row["field"] == "status" and isinstance(new, str):
             tl.statuses.append(StatusSpan(at, new))
         if row["old"] is None:
+            if row["field"] not in _FIRST_SEEN_FIELDS:
+                continue
             entries.append((row["observed_at"], f"{row['item_key']} {row['field']}: {_fmt(new)} (first seen)"))
         else:
             entries.append((row["observed_at"], f"{row['item_key']} {row['field']}: {_fmt(row['old'])} → {_fmt(new)}"))

@@ -185,6 +185,15 @@ class Repo:
                                 [(watch_id, k) for k in diff.gone])
 
     def _write_history(self, watch_id: str, changes: list[Change], now: str) -> None:
+        """Append observed changes; one already recorded (the same item seen by another watch) is skipped,
+        so a trial's history reads the same however many watches see it."""
+        fresh = []
+        for c in changes:
+            row = self.db.execute("SELECT new FROM field_history WHERE item_key = ? AND field = ? ORDER BY id DESC "
+                                  "LIMIT 1", [c.item_key, c.field]).fetchone()
+            if row is None or row[0] != canonical(c.new):
+                fresh.append(c)
+        changes = fresh
         if changes:
             self.db.conn.executemany(
                 "INSERT INTO field_history (watch_id, item_key, trial, field, old, new, observed_at, event_id) "
