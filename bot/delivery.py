@@ -6,15 +6,24 @@ marked sent. A crash between send and mark repeats one message at worst, never l
 
 A transient failure stops that destination for this round (order is kept: nothing newer overtakes
 it); a permanent rejection fails only the rows of that message; a destination that is gone (a
-deleted webhook) fails all its rows and raises one alert through the other destinations.
+deleted webhook) fails all its rows, is remembered as stopped (table ``destinations``, keyed by a
+fingerprint of its target) so it is never called again, and raises one alert through the other
+destinations, delivered in the same round. A transient failure that says how long to wait
+(``retry_after``) keeps that destination quiet until then instead of knocking every few seconds.
+
+Notifiers may declare ``fingerprint`` (which target they talk to; a new webhook URL is a new
+target) and ``wants_outbox_ids = True`` to receive the outbox ids of each message in ``send`` (the
+bot channel uses the first one as its idempotency ``nonce``).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
+from storage import destinations
 from storage.diff import make_event
 from storage.repo import Repo, utcnow
 
@@ -22,7 +31,11 @@ log = logging.getLogger("trialwatch.delivery")
 
 
 class TransientDeliveryError(Exception):
-    """Try again later (rate limit not cleared, 5xx, timeout)."""
+    """Try again later (rate limit not cleared, 5xx, timeout); ``retry_after`` seconds when known."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PermanentDeliveryError(Exception):
@@ -58,22 +71,49 @@ class DestinationReport:
     by_event: dict[str, str] = field(default_factory=dict)  # event id → "sent" | "failed: …" | "pending: …"
 
 
-class Delivery:
-    """Drains the outbox for a set of notifiers keyed by destination name."""
+#: after an unexpected exception in a notifier (a bug, not Discord), wait this long before trying again
+UNEXPECTED_ERROR_PAUSE_S = 60.0
 
-    def __init__(self, repo: Repo, notifiers: dict[str, Notifier], batch: int = 50) -> None:
+
+class Delivery:
+    """Drains the outbox for a set of notifiers keyed by destination name.
+
+    Keep one instance for the life of a process (the service does) so rate-limit pauses carry over
+    between rounds; never run two ``deliver_pending`` at once on the same destinations.
+    """
+
+    def __init__(self, repo: Repo, notifiers: dict[str, Notifier], batch: int = 50,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.repo = repo
         self.notifiers = notifiers
         self.batch = batch
+        self.clock = clock
+        self._not_before: dict[str, float] = {}
+        self._alerts_queued = 0
 
     async def deliver_pending(self) -> dict[str, DestinationReport]:
         reports: dict[str, DestinationReport] = {}
-        for name, notifier in self.notifiers.items():
-            reports[name] = await self._drain(name, notifier)
+        # An alert about a stopped destination is queued for the others: another pass delivers it now.
+        for _ in range(len(self.notifiers) + 1):
+            alerts_before = self._alerts_queued
+            for name, notifier in self.notifiers.items():
+                rep = await self._drain(name, notifier)
+                reports[name] = _merge(reports[name], rep) if name in reports else rep
+            if self._alerts_queued == alerts_before:
+                break
         return reports
 
     async def _drain(self, name: str, notifier: Notifier) -> DestinationReport:
         rep = DestinationReport()
+        fp = str(getattr(notifier, "fingerprint", None) or name)
+        gone = destinations.stopped(self.repo.db, name, fp)
+        if gone is not None:
+            return self._skip_stopped(name, gone, rep)
+        wait = self._not_before.get(name, 0.0) - self.clock()
+        if wait > 0:
+            rep.pending = len(self.repo.pending(name, 10_000))
+            rep.error = f"paused for {wait:.0f} s more (asked to wait)"
+            return rep
         while True:
             rows = self.repo.pending(name, self.batch)
             if not rows:
@@ -83,15 +123,12 @@ class Delivery:
                 ids = [rows[i][0] for i in planned.indexes]
                 evs = [events[i] for i in planned.indexes]
                 try:
-                    remote_id = await notifier.send(planned.message)
+                    if getattr(notifier, "wants_outbox_ids", False):
+                        remote_id = await notifier.send(planned.message, outbox_ids=ids)  # type: ignore[call-arg]
+                    else:
+                        remote_id = await notifier.send(planned.message)
                 except TransientDeliveryError as exc:
-                    self.repo.mark_attempt_failed(ids, str(exc))
-                    rep.error = str(exc)
-                    rep.pending += len(self.repo.pending(name, 10_000))
-                    for ev in evs:
-                        rep.by_event[ev["id"]] = f"pending: {exc}"
-                    log.warning("delivery to %s paused: %s", name, exc)
-                    return rep
+                    return self._paused(name, ids, evs, exc, rep)
                 except PermanentDeliveryError as exc:
                     self.repo.mark_attempt_failed(ids, str(exc), final=True)
                     rep.failed += len(ids)
@@ -100,19 +137,57 @@ class Delivery:
                     log.error("delivery to %s rejected a message: %s", name, exc)
                     continue
                 except DestinationGone as exc:
-                    rep.failed += self.repo.fail_destination(name, str(exc))
-                    rep.error = str(exc)
-                    for ev in evs:
-                        rep.by_event[ev["id"]] = f"failed: {exc}"
-                    log.error("destination %s is gone and has been stopped: %s", name, exc)
-                    self._alert_gone(name, str(exc))
-                    return rep
+                    return self._gone(name, fp, evs, exc, rep)
+                except Exception as exc:  # a bug in a notifier must not stop the other destinations
+                    log.exception("delivery to %s failed unexpectedly; pausing it", name)
+                    pause = TransientDeliveryError(f"unexpected error: {type(exc).__name__}: {exc}",
+                                                   retry_after=UNEXPECTED_ERROR_PAUSE_S)
+                    return self._paused(name, ids, evs, pause, rep)
                 self.repo.mark_sent(ids, remote_id)
                 rep.sent += len(ids)
                 for ev in evs:
                     rep.by_event[ev["id"]] = "sent"
             if len(rows) < self.batch:
                 return rep
+
+    def _paused(self, name: str, ids: list[int], evs: list[dict[str, Any]], exc: TransientDeliveryError,
+                rep: DestinationReport) -> DestinationReport:
+        """Keep the rows pending (order is kept: nothing newer overtakes them) and stop this round."""
+        self.repo.mark_attempt_failed(ids, str(exc))
+        if exc.retry_after:
+            self._not_before[name] = self.clock() + exc.retry_after
+        rep.error = str(exc)
+        rep.pending += len(self.repo.pending(name, 10_000))
+        for ev in evs:
+            rep.by_event[ev["id"]] = f"pending: {exc}"
+        log.warning("delivery to %s paused: %s", name, exc)
+        return rep
+
+    def _gone(self, name: str, fp: str, evs: list[dict[str, Any]], exc: DestinationGone,
+              rep: DestinationReport) -> DestinationReport:
+        """Stop the destination for good (remembered across runs), fail its rows, alert once."""
+        news = destinations.stop(self.repo.db, name, fp, str(exc))
+        rep.failed += self.repo.fail_destination(name, str(exc))
+        rep.error = str(exc)
+        for ev in evs:
+            rep.by_event[ev["id"]] = f"failed: {exc}"
+        log.error("destination %s is gone and has been stopped: %s", name, exc)
+        if news:
+            self._alert_gone(name, str(exc))
+        return rep
+
+    def _skip_stopped(self, name: str, gone: destinations.Stopped, rep: DestinationReport) -> DestinationReport:
+        """A destination stopped earlier: its new rows fail at once, without calling it again."""
+        rows = self.repo.pending(name, 10_000)
+        if rows:
+            why = f"destination stopped since {gone.stopped_at}: {gone.error}"
+            rep.failed += self.repo.fail_destination(name, why)
+            for _, ev in rows:
+                rep.by_event[ev["id"]] = f"failed: {why}"
+            log.warning("%d event(s) not delivered to %s: it was stopped at %s (configure a new target to resume)",
+                        len(rows), name, gone.stopped_at)
+        rep.error = f"stopped since {gone.stopped_at}"
+        return rep
 
     def _alert_gone(self, name: str, error: str) -> None:
         """One alert event, queued for every other destination, saying a destination was stopped."""
@@ -122,4 +197,11 @@ class Delivery:
                         subject=name, trial=None, title=f"Delivery to {name} stopped", url=None, at=now,
                         detail={"error": error, "destination": name})
         with self.repo.db.atomic():
-            self.repo._insert_event(ev, others)
+            if self.repo._insert_event(ev, others):
+                self._alerts_queued += 1
+
+
+def _merge(a: DestinationReport, b: DestinationReport) -> DestinationReport:
+    """Two passes over one destination in one round, as one report."""
+    return DestinationReport(sent=a.sent + b.sent, failed=a.failed + b.failed, pending=b.pending,
+                             error=b.error or a.error, by_event={**a.by_event, **b.by_event})

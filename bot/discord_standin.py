@@ -13,6 +13,11 @@ status (429 with ``retry_after``, 500, 404/10015 …), optionally after some suc
 after a delay (to provoke client timeouts); :meth:`DiscordStandIn.delete_webhook` makes every later
 call 404/10015. All state is guarded by one lock: the server is threaded.
 
+For the bot destination it also answers the few token endpoints discord.py uses to log in and post
+(``GET /users/@me``, ``GET /oauth2/applications/@me``, ``POST /channels/{id}/messages``, and listing
+and bulk-overwriting slash commands), with Discord's ``nonce`` + ``enforce_nonce`` rule: a repeated
+nonce returns the first message, no duplicate.
+
 Run from a shell for another process's test::
 
     python -m bot.discord_standin --port 8765 --record messages.jsonl
@@ -43,6 +48,9 @@ DISCORD_EPOCH_MS = 1420070400000
 DEFAULT_WEBHOOK_ID = "112233445566778899"
 DEFAULT_TOKEN = "standin-token-KEEP-SECRET"
 DEFAULT_CHANNEL_ID = "998877665544332211"
+DEFAULT_BOT_TOKEN = "standin-bot-token-KEEP-SECRET"
+DEFAULT_APPLICATION_ID = "445566778899001122"
+NONCE_WINDOW_S = 300.0  # Discord: the same nonce within "the past few minutes" returns the first message
 
 _DEFAULT_BODIES: dict[int, dict[str, Any]] = {
     429: {"message": "You are being rate limited.", "retry_after": 0.05, "global": False},
@@ -182,6 +190,8 @@ class DiscordStandIn:
         webhook_id: str = DEFAULT_WEBHOOK_ID,
         token: str = DEFAULT_TOKEN,
         channel_id: str = DEFAULT_CHANNEL_ID,
+        bot_token: str = DEFAULT_BOT_TOKEN,
+        application_id: str = DEFAULT_APPLICATION_ID,
         rate_limit: int = 5,
         rate_window: float = 0.25,
         record_path: str | Path | None = None,
@@ -191,6 +201,10 @@ class DiscordStandIn:
         self.webhook_id = webhook_id
         self.token = token
         self.channel_id = channel_id
+        self.bot_token = bot_token
+        self.application_id = application_id
+        self._nonces: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}  # (channel, nonce) → (time, message)
+        self.commands: dict[str | None, list[dict[str, Any]]] = {}  # guild id (None: global) → slash commands
         self.rate_limit = rate_limit
         self.rate_window = rate_window
         self.limits = limits
@@ -290,6 +304,7 @@ class DiscordStandIn:
             self._messages.clear()
             self._requests.clear()
             self._script.clear()
+            self._nonces.clear()
 
     # -- request handling (called from server threads) -------------------------------------------
     def _next_id(self) -> str:
@@ -353,6 +368,8 @@ class DiscordStandIn:
         rule = self._take_script()
         if rule is not None:
             return rule.status, dict(rule.headers), rule.body, rule.delay
+        if segments[:1] in (["users"], ["oauth2"], ["channels"], ["applications"]):
+            return self._decide_bot(method, segments, headers, body)
         if len(segments) != 3 or segments[0] != "webhooks":
             return 404, {}, {"message": "404: Not Found", "code": 0}, 0.0
         if self._deleted or segments[1] != self.webhook_id:
@@ -396,6 +413,91 @@ class DiscordStandIn:
                 fh.write(json.dumps(message, ensure_ascii=False) + "\n")
         wait = (query.get("wait") or ["false"])[0].lower() == "true"
         return (200, rate, message, 0.0) if wait else (204, rate, None, 0.0)
+
+    # -- the few bot (token) endpoints discord.py needs to log in and post to a channel ----------------
+    def _bot_user(self) -> dict[str, Any]:
+        return {"id": self.application_id, "username": "trialwatch-standin", "discriminator": "0", "avatar": None,
+                "global_name": None, "bot": True, "flags": 0, "verified": True, "mfa_enabled": False}
+
+    def _decide_bot(
+        self, method: str, segments: list[str], headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], Any, float]:
+        """``GET /users/@me``, ``GET /oauth2/applications/@me`` and ``POST /channels/{id}/messages``.
+
+        Authorization must be ``Bot <bot_token>`` (else 401 / 0). A channel message with ``nonce`` and
+        ``enforce_nonce: true`` that repeats a nonce seen in that channel within :data:`NONCE_WINDOW_S`
+        returns the first message and creates nothing, as Discord does.
+        """
+        if headers.get("authorization") != f"Bot {self.bot_token}":
+            return 401, {}, {"code": 0, "message": "401: Unauthorized"}, 0.0
+        allowed, rate = self._rate_headers(time.monotonic())
+        if not allowed:
+            retry_after = float(rate["X-RateLimit-Reset-After"])
+            rate.update({"Retry-After": f"{retry_after:.3f}", "X-RateLimit-Scope": "user"})
+            return 429, rate, {"message": "You are being rate limited.", "retry_after": retry_after, "global": False}, 0.0
+        if method == "GET" and segments == ["users", "@me"]:
+            return 200, rate, self._bot_user(), 0.0
+        if method == "GET" and segments == ["oauth2", "applications", "@me"]:
+            return 200, rate, {"id": self.application_id, "name": "trialwatch-standin", "description": "", "icon": None,
+                               "bot_public": False, "bot_require_code_grant": False, "verify_key": "0" * 64,
+                               "owner": self._bot_user(), "team": None, "flags": 0}, 0.0
+        if segments[:1] == ["applications"] and segments[-1:] == ["commands"] and len(segments) in (3, 5):
+            return self._commands(method, segments, body, rate)
+        if len(segments) != 3 or segments[2] != "messages" or method != "POST":
+            return 404, rate, {"message": "404: Not Found", "code": 0}, 0.0
+        if self._deleted or segments[1] != self.channel_id:
+            return 404, rate, {"code": 10003, "message": "Unknown Channel"}, 0.0
+        parsed = self._parse_body(headers.get("content-type", ""), body)
+        if isinstance(parsed, tuple) and len(parsed) == 2 and isinstance(parsed[0], str):
+            error = {"_errors": [{"code": parsed[0], "message": parsed[1]}]}
+            return 400, rate, {"code": 50035, "message": "Invalid Form Body", "errors": error}, 0.0
+        payload, filenames = parsed
+        problem = validate_message(payload, filenames, self.limits)
+        if problem is not None:
+            return 400, rate, problem[1], 0.0
+        nonce = payload.get("nonce")
+        key = (segments[1], str(nonce))
+        now = time.monotonic()
+        if nonce is not None and payload.get("enforce_nonce") and key in self._nonces:
+            seen_at, first = self._nonces[key]
+            if now - seen_at <= NONCE_WINDOW_S:
+                return 200, rate, first, 0.0
+        message = {
+            "id": self._next_id(), "type": 0, "channel_id": segments[1], "content": payload.get("content") or "",
+            "embeds": payload.get("embeds") or [], "allowed_mentions": payload.get("allowed_mentions"),
+            "attachments": [{"id": str(i), "filename": name} for i, name in enumerate(filenames)],
+            "timestamp": datetime.now(timezone.utc).isoformat(), "edited_timestamp": None, "tts": False,
+            "mention_everyone": False, "mentions": [], "mention_roles": [], "pinned": False, "flags": 0,
+            "nonce": None if nonce is None else str(nonce), "enforce_nonce": bool(payload.get("enforce_nonce")),
+            "author": self._bot_user(),
+        }
+        self._messages.append(message)
+        if nonce is not None:
+            self._nonces[key] = (now, message)
+        if self.record_path is not None:
+            with self.record_path.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(message, ensure_ascii=False) + "\n")
+        return 200, rate, message, 0.0
+
+    def _commands(
+        self, method: str, segments: list[str], body: bytes, rate: dict[str, str]
+    ) -> tuple[int, dict[str, str], Any, float]:
+        """``GET``/``PUT /applications/{app}[/guilds/{guild}]/commands``: list or replace (bulk overwrite)."""
+        if segments[1] != self.application_id:
+            return 403, rate, {"code": 50001, "message": "Missing Access"}, 0.0
+        guild = segments[3] if len(segments) == 5 else None
+        if method == "PUT":
+            try:
+                wanted = json.loads(body.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                return 400, rate, {"code": 50035, "message": "Invalid Form Body"}, 0.0
+            stored = [{**c, "id": self._next_id(), "application_id": self.application_id, "version": "1",
+                       **({"guild_id": guild} if guild else {})} for c in wanted]
+            self.commands[guild] = stored
+            return 200, rate, stored, 0.0
+        if method == "GET":
+            return 200, rate, self.commands.get(guild, []), 0.0
+        return 405, rate, {"message": "405: Method Not Allowed", "code": 0}, 0.0
 
     @staticmethod
     def _parse_body(content_type: str, body: bytes) -> tuple[dict[str, Any], list[str]] | tuple[str, str]:
@@ -476,6 +578,9 @@ class DiscordStandIn:
 
             def do_DELETE(self) -> None:  # noqa: N802
                 self._serve("DELETE")
+
+            def do_PUT(self) -> None:  # noqa: N802
+                self._serve("PUT")
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the path holds the token
                 return

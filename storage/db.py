@@ -174,3 +174,23 @@ def m002_trials(db: Database) -> None:
         )"""
     )
     db.execute("CREATE INDEX trial_ids_trial ON trial_ids(trial_key)")
+
+
+@migrations()
+def m003_destinations(db: Database) -> None:
+    """Delivery destinations that were stopped for good (a deleted webhook, an unknown channel).
+
+    Kept so a stopped destination is not tried again on every check (Discord: "if a webhook returns
+    a 404 you should not attempt to use it again") and is alerted about once. ``fingerprint``
+    identifies the configured target without storing its secret: a new webhook URL resumes delivery.
+    """
+    db.execute(
+        """
+        CREATE TABLE destinations (
+            name TEXT PRIMARY KEY,                  -- outbox destination: discord_webhook | discord_bot | …
+            fingerprint TEXT NOT NULL,              -- hash of the configured target (never the URL or token)
+            status TEXT NOT NULL CHECK (status IN ('stopped')),
+            error TEXT,
+            stopped_at TEXT NOT NULL
+        )"""
+    )
