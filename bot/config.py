@@ -18,6 +18,7 @@ from typing import Any
 
 from scrapers.base import WatchSpec
 from scrapers.http import HttpSettings
+from storage.signals import DeclaredTrial
 
 DEFAULT_CONFIG_NAME = "trialwatch.toml"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -41,6 +42,7 @@ class ConfigError(ValueError):
 class CheckSettings:
     first_run: str = "silent"  # silent | announce
     failure_alert_after: int = 3
+    max_backoff_s: int = 24 * 3600  # a failing watch is retried ever later, up to this far apart
     concurrency: int = 8  # watches checked at once
 
 
@@ -75,6 +77,7 @@ class Config:
     notify: NotifySettings = field(default_factory=NotifySettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     watches: list[WatchSpec] = field(default_factory=list)
+    trials: list[DeclaredTrial] = field(default_factory=list)  # [[trial]]: trials named by a label, with starting figures
     source: str = "<defaults>"  # where this config came from, for messages
 
     def destinations(self) -> list[str]:
@@ -105,6 +108,8 @@ def expand_env(value: Any, where: str, env: dict[str, str] | None = None) -> Any
     reference (an optional secret left unset) and an error inside a longer string."""
     env = os.environ if env is None else env
     if isinstance(value, str):
+        if "${" not in value:  # nearly every value: skip the regexes (a config may hold thousands)
+            return value
         whole = _ENV_REF.fullmatch(value)
         if whole:
             return env.get(whole.group(1)) or None
@@ -195,6 +200,7 @@ def load_config(path: str | Path | None = None, *, db_override: str | None = Non
     cfg = config_from_dict(raw, source=source, env=env)
     if path is None:
         cfg.watches = load_seed_watches()
+        cfg.trials = load_seed_trials()
     if db_override:
         cfg.db_path = db_override
     return cfg
@@ -210,7 +216,7 @@ def load_seed_watches() -> list[WatchSpec]:
 def config_from_dict(raw: dict[str, Any], *, source: str = "<dict>", env: dict[str, str] | None = None) -> Config:
     """Build a :class:`Config` from parsed TOML. Every error names ``source`` and the key."""
     raw = expand_env(raw, source, env)
-    _no_unknown(raw, {"database", "check", "http", "sources", "discord", "notify", "security", "watch"}, source)
+    _no_unknown(raw, {"database", "check", "http", "sources", "discord", "notify", "security", "watch", "trial"}, source)
     cfg = Config(source=source)
 
     database = _take(raw, "database", dict, source, {})
@@ -219,7 +225,9 @@ def config_from_dict(raw: dict[str, Any], *, source: str = "<dict>", env: dict[s
 
     check = _take(raw, "check", dict, source, {})
     w = f"{source} [check]"
-    _no_unknown(check, {"first_run", "failure_alert_after", "concurrency"}, w)
+    _no_unknown(check, {"first_run", "failure_alert_after", "concurrency", "max_backoff"}, w)
+    if "max_backoff" in check:
+        cfg.check.max_backoff_s = parse_interval(check["max_backoff"], f"{w}.max_backoff")
     cfg.check.first_run = _take(check, "first_run", str, w, cfg.check.first_run)
     if cfg.check.first_run not in ("silent", "announce"):
         raise ConfigError(f"{w}.first_run: must be \"silent\" or \"announce\", got {cfg.check.first_run!r}")
@@ -287,4 +295,54 @@ def config_from_dict(raw: dict[str, Any], *, source: str = "<dict>", env: dict[s
             raise ConfigError(f"{where}.id: duplicate watch id {spec.id!r}")
         seen.add(spec.id)
         cfg.watches.append(spec)
+    cfg.trials = trials_from_tables(_take(raw, "trial", list, source, []), source)
     return cfg
+
+
+TRIAL_KEYS = {"key", "labels", "title", "acronym", "enrolled", "target", "completed", "as_of", "evidence", "source_url"}
+_TRIAL_KEY = re.compile(r"^[a-z][a-z0-9._-]{0,63}$")
+
+
+def trials_from_tables(tables: list[Any], source: str) -> list[DeclaredTrial]:
+    """``[[trial]]`` tables: a trial without a registry id yet, named by a key, tied to text by labels,
+    with the figures already known when watching began (so only newer figures are news)."""
+    out: list[DeclaredTrial] = []
+    owner: dict[str, str] = {}
+    for i, table in enumerate(tables):
+        where = f"{source} [[trial]] #{i + 1}"
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: must be a table")
+        _no_unknown(table, TRIAL_KEYS, where)
+        key = table.get("key")
+        if not isinstance(key, str) or not _TRIAL_KEY.match(key):
+            raise ConfigError(f"{where}.key: a lowercase name like \"resetme\", got {key!r} (registry ids are not "
+                              "declared here: trialwatch links them from the registries' own records)")
+        where = f"{where} (key {key!r})"
+        if any(t.key == key for t in out):
+            raise ConfigError(f"{where}.key: duplicate trial key {key!r}")
+        labels = _take(table, "labels", list, where, [key])
+        if not labels or not all(isinstance(x, str) and x for x in labels):
+            raise ConfigError(f"{where}.labels: must be a non-empty list of strings")
+        for label in labels:
+            if label in owner:
+                raise ConfigError(f"{where}.labels: label {label!r} already names trial {owner[label]!r}")
+            owner[label] = key
+        figures = {}
+        for name in ("enrolled", "target", "completed"):
+            value = _take(table, name, int, where, None)
+            if value is not None and value < 0:
+                raise ConfigError(f"{where}.{name}: must not be negative, got {value}")
+            figures[name] = value
+        as_of = _take(table, "as_of", (str, int), where, None)
+        out.append(DeclaredTrial(
+            key=key, labels=tuple(labels), title=_take(table, "title", str, where, None),
+            acronym=_take(table, "acronym", str, where, None), **figures,
+            as_of=str(as_of) if as_of is not None else None, evidence=_take(table, "evidence", str, where, None),
+            source_url=_take(table, "source_url", str, where, None)))
+    return out
+
+
+def load_seed_trials() -> list[DeclaredTrial]:
+    """The trials declared in ``seeds/watchlist.toml`` (ResetME and its starting figures)."""
+    text = resources.files("seeds").joinpath("watchlist.toml").read_text(encoding="utf-8")
+    return trials_from_tables(tomllib.loads(text).get("trial", []), "seeds/watchlist.toml")

@@ -1,0 +1,256 @@
+"""``trialwatch run``: scheduling, the delivery worker, the single-instance lock and a clean SIGTERM.
+
+The end-to-end test runs the real service as a subprocess (``python -m bot --config … run``)
+against the ReplayServer (CT.gov JSON) and the Discord stand-in, both on 127.0.0.1 in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from bot.cli import main
+from bot.config import config_from_dict
+from bot.discord_standin import DiscordStandIn
+from bot.replay import Reply, ReplayServer
+from bot.service import (
+    STAGGER_CAP_S,
+    AlreadyRunning,
+    InstanceLock,
+    Service,
+    first_run_at,
+    stagger_offset,
+)
+from storage.db import connect
+from storage.repo import Repo
+from tests.ctgov_docs import study
+
+PROJECT = Path(__file__).resolve().parents[1]
+NOW = datetime(2026, 11, 21, 10, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def replay() -> Iterator[ReplayServer]:
+    with ReplayServer() as s:
+        yield s
+
+
+@pytest.fixture
+def server(replay: ReplayServer) -> ReplayServer:
+    replay.clear()
+    replay.route("GET", "/ctgov/studies/NCT09990001", Reply(body=study("NCT09990001"), etag="auto"))
+    return replay
+
+
+def config(tmp_path: Path, server: ReplayServer, watches: list[dict], **discord: str):
+    return config_from_dict({
+        "database": {"path": str(tmp_path / "tw.db")},
+        "http": {"per_host_rps": 0, "backoff_s": 0.01, "max_retries": 0, "timeout_s": 5},
+        "sources": {"ctgov": {"base_url": f"{server.url}/ctgov"}},
+        "discord": discord,
+        "watch": watches,
+    })
+
+
+# ------------------------------------------------------------------------------------ scheduling
+
+
+def test_stagger_offsets_are_deterministic_and_bounded():
+    assert stagger_offset("resetme", 21600) == stagger_offset("resetme", 21600)
+    offsets = {stagger_offset(f"watch-{i}", 21600) for i in range(50)}
+    assert len(offsets) > 25 and all(0 <= o < STAGGER_CAP_S for o in offsets)
+    assert all(0 <= stagger_offset(f"w{i}", 30) < 30 for i in range(50))  # never beyond one interval
+    assert stagger_offset("anything", 1) == 0
+
+
+def test_first_run_waits_for_the_interval_after_a_recent_check():
+    offset = stagger_offset("w", 3600)
+    assert first_run_at("w", 3600, NOW) == NOW + timedelta(seconds=offset)
+    assert first_run_at("w", 3600, NOW, "2026-11-21T09:50:00Z") == NOW + timedelta(minutes=50)
+    assert first_run_at("w", 3600, NOW, "2026-11-21T08:00:00Z") == NOW + timedelta(seconds=offset)  # overdue
+    assert first_run_at("w", 3600, NOW, "2026-11-21T12:00:00Z") == NOW + timedelta(hours=1)  # clock skew: capped
+
+
+async def test_jobs_have_stable_ids_staggered_first_runs_and_follow_the_database(tmp_path, server):
+    intervals = {"a-1s": "1s", "b-90s": "90s", "c-6h": "6h", "d-1d": "1d", "e-6h": "6h", "f-off": "1h"}
+    watches = [{"id": wid, "kind": "ctgov", "trial": "NCT09990001", "interval": iv} for wid, iv in intervals.items()]
+    watches[-1]["enabled"] = False
+    cfg = config(tmp_path, server, watches)
+    toml = tmp_path / "trialwatch.toml"  # the same config, for `trialwatch watch …` from a shell
+    toml.write_text(f'[database]\npath = "{cfg.db_path}"\n[sources.ctgov]\nbase_url = "{server.url}/ctgov"\n'
+                    + "".join(f'[[watch]]\nid = "{w["id"]}"\nkind = "ctgov"\ntrial = "NCT09990001"\n'
+                              f'interval = "{w["interval"]}"\nenabled = {str(w.get("enabled", True)).lower()}\n'
+                              for w in watches))
+    service = Service(cfg, stdout=io.StringIO())
+    await service.open()
+    before = datetime.now(timezone.utc)
+    service.start()
+    try:
+        jobs = {j.id: j for j in service.scheduler.get_jobs()}
+        assert set(jobs) == {"resync", "check:a-1s", "check:b-90s", "check:c-6h", "check:d-1d", "check:e-6h"}
+        for wid, seconds in (("a-1s", 1), ("b-90s", 90), ("c-6h", 21600), ("d-1d", 86400), ("e-6h", 21600)):
+            job = jobs[f"check:{wid}"]
+            assert job.trigger.interval.total_seconds() == seconds
+            assert (job.max_instances, job.coalesce, job.misfire_grace_time) == (1, True, seconds)
+            offset = (job.next_run_time - before).total_seconds()
+            assert 0 <= offset <= min(seconds, STAGGER_CAP_S) + 1, (wid, offset)
+            assert abs(offset - stagger_offset(wid, seconds)) < 1.5
+        assert jobs["check:c-6h"].next_run_time != jobs["check:e-6h"].next_run_time  # staggered, not all at once
+        assert set(service.next_runs()) == {"a-1s", "b-90s", "c-6h", "d-1d", "e-6h"}
+
+        # `trialwatch watch add` / `remove` from a shell (another connection): picked up by the resync.
+        assert main(["--config", str(toml), "watch", "add", "ctgov", "NCT09990002", "--interval", "2h"]) == 0
+        assert main(["--config", str(toml), "watch", "remove", "d-1d"]) == 0
+        repo = Repo(connect(tmp_path / "tw.db"))
+        changed = repo.get_watch("b-90s")
+        changed.interval_s = 120
+        repo.upsert_watch(changed, origin="config")
+        repo.db.close()
+        service.resync_jobs()
+        jobs = {j.id: j for j in service.scheduler.get_jobs()}
+        assert "check:ctgov-nct09990002" in jobs and "check:d-1d" not in jobs
+        assert jobs["check:ctgov-nct09990002"].trigger.interval.total_seconds() == 7200
+        assert jobs["check:b-90s"].trigger.interval.total_seconds() == 120
+        assert jobs["resync"].trigger.interval.total_seconds() == 60
+    finally:
+        await service.close()
+
+
+async def test_a_scheduled_check_delivers_and_shutdown_lets_it_finish(tmp_path, server):
+    with DiscordStandIn(rate_limit=50, rate_window=1.0) as standin:
+        cfg = config(tmp_path, server, [{"id": "resetme", "kind": "ctgov", "trial": "NCT09990001", "interval": "1s"}],
+                     webhook_url=standin.url, api_base=standin.api_base)
+        out = io.StringIO()
+        service = Service(cfg, stdout=out, delivery_period_s=0.2)
+        await service.open()
+        service.start()
+        try:
+            await _until(lambda: service.repo.health("resetme").last_success is not None)
+            server.route("GET", "/ctgov/studies/NCT09990001", Reply(body=study("NCT09990001", status="COMPLETED")))
+            await _until(lambda: standin.messages)
+            assert standin.messages[0]["embeds"][0]["description"] == "**RECRUITING** → **COMPLETED**"
+            assert "status: RECRUITING → COMPLETED" in out.getvalue()
+            # A check in flight at shutdown is allowed to finish, and its event is saved.
+            server.route("GET", "/ctgov/studies/NCT09990001",
+                         Reply(body=study("NCT09990001", status="TERMINATED"), delay_s=0.6))
+            server.take_requests()
+            await _until(lambda: server.requests)
+        finally:
+            await service.close()
+        repo = Repo(connect(tmp_path / "tw.db"))
+        assert [e["new"] for e in repo.events()] == ["COMPLETED", "TERMINATED"]
+        repo.db.close()
+
+
+async def _until(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+# ------------------------------------------------------------------------------------------ lock
+
+
+def test_the_instance_lock_is_exclusive_and_released(tmp_path):
+    db = str(tmp_path / "tw.db")
+    first = InstanceLock(db).acquire()
+    with pytest.raises(AlreadyRunning, match=f"pid {os.getpid()}"):
+        InstanceLock(db).acquire()
+    first.release()
+    InstanceLock(db).acquire().release()
+
+
+# --------------------------------------------------------------------------------- the real thing
+
+
+def test_run_as_a_process_delivers_a_change_and_stops_cleanly_on_sigterm(tmp_path, server):
+    with DiscordStandIn(rate_limit=50, rate_window=1.0) as standin:
+        cfg = tmp_path / "trialwatch.toml"
+        cfg.write_text(textwrap.dedent(f"""
+            [database]
+            path = "{tmp_path / 'tw.db'}"
+            [http]
+            per_host_rps = 0
+            backoff_s = 0.01
+            [notify]
+            console = false
+            [discord]
+            webhook_url = "{standin.url}"
+            api_base = "{standin.api_base}"
+            [sources.ctgov]
+            base_url = "{server.url}/ctgov"
+            [[watch]]
+            id = "resetme"
+            kind = "ctgov"
+            trial = "NCT09990001"
+            interval = "1s"
+        """))
+        env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+        proc = subprocess.Popen([sys.executable, "-m", "bot", "--config", str(cfg), "run"], cwd=tmp_path, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            _wait(lambda: any(r.path == "/ctgov/studies/NCT09990001" for r in server.requests), proc)
+            time.sleep(0.3)  # the baseline has been saved
+
+            # A second service on the same database is refused.
+            second = subprocess.run([sys.executable, "-m", "bot", "--config", str(cfg), "run"], cwd=tmp_path, env=env,
+                                    capture_output=True, text=True, timeout=60)
+            assert second.returncode == 2
+            assert "already running on the database" in second.stderr and str(proc.pid) in second.stderr
+
+            server.route("GET", "/ctgov/studies/NCT09990001",
+                         Reply(body=study("NCT09990001", status="ACTIVE_NOT_RECRUITING"), etag="auto"))
+            _wait(lambda: standin.messages, proc)
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        assert proc.returncode == 0, err
+        [message] = standin.messages
+        assert message["embeds"][0]["description"] == "**RECRUITING** → **ACTIVE\\_NOT\\_RECRUITING**"
+        assert message["allowed_mentions"] == {"parse": []}
+        assert "received SIGTERM; stopping" in err and err.rstrip().endswith("stopped")
+        assert "Traceback" not in err and " ERROR " not in err
+        assert standin.token not in err
+        assert out == ""
+        repo = Repo(connect(tmp_path / "tw.db"))
+        assert [r["status"] for r in repo.db.query("SELECT status FROM outbox")] == ["sent"]
+        repo.db.close()
+
+
+def _wait(condition, proc: subprocess.Popen, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if proc.poll() is not None:
+            raise AssertionError(f"the service exited early ({proc.returncode}): {proc.communicate()[1]}")
+        assert time.monotonic() < deadline, "timed out waiting for the service"
+        time.sleep(0.05)
+
+
+def test_a_refused_bot_token_stops_the_service_with_exit_2(tmp_path, server, monkeypatch, caplog):
+    import discord
+
+    from bot.service import run_service
+
+    monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)  # restored after the test
+    with DiscordStandIn() as standin:
+        cfg = config(tmp_path, server, [], api_base=standin.api_base, token="not-the-token")
+        with caplog.at_level("INFO"):
+            assert run_service(cfg) == 2
+    assert "Discord refused the bot token" in caplog.text
+    assert "not-the-token" not in caplog.text
+    InstanceLock(cfg.db_path).acquire().release()  # the lock was released
