@@ -307,7 +307,10 @@ def diff_items(
                             title=title, url=url, at=now, field=efield, old=old_value, new=new_value, detail=detail)
             item_events[fs.name] = ev
             out.events.append(ev)
+    fresh = set(out.seen)
     if result.complete:
-        fresh = set(out.seen)
         out.gone = [k for k in stored if k not in fresh]
+    else:
+        # A partial result may still know some items are gone (a forum post missing from the pages re-read).
+        out.gone = [k for k in result.meta.get("gone") or () if k in stored and k not in fresh]
     return out
