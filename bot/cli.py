@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -67,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     fd = sub.add_parser("feed", help="an Atom feed of recorded events on stdout")
     fd.add_argument("--label", help="only events of watches carrying this label")
 
+    sg = sub.add_parser("signals", help="print the text signals (enrollment figures, results, trial ids) of a text")
+    sg.add_argument("file", help="a text file, or - for stdin")
+
     w = sub.add_parser("watch", help="manage watches stored in the database")
     wsub = w.add_subparsers(dest="watch_command", metavar="list|add|remove")
     wsub.add_parser("list", help="every watch with its health")
@@ -105,6 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `trialwatch parse … | head`: the reader left; that is not an error worth a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -118,13 +126,17 @@ def open_repo(cfg: Config):
 def sync_config_watches(repo, cfg: Config) -> None:
     """Config watches are upserted at start; config watches no longer in the config are disabled."""
     ids = {w.id for w in cfg.watches}
-    for w in cfg.watches:
-        repo.upsert_watch(w, origin="config")
+    repo.upsert_watches(cfg.watches, origin="config")  # one read, one transaction: configs hold thousands
+    origins = repo.watch_origins()
     for w in repo.list_watches():
-        if repo.watch_origin(w.id) == "config" and w.id not in ids and w.enabled:
+        if origins.get(w.id) == "config" and w.id not in ids and w.enabled:
             w.enabled = False
             repo.upsert_watch(w, origin="config")
             log.info("watch %s is no longer in the config; disabled (its history is kept)", w.id)
+    from storage.repo import utcnow
+    from storage.signals import sync_declared_trials
+
+    sync_declared_trials(repo.db, cfg.trials, utcnow())  # [[trial]]: known trials with their starting figures
 
 
 def build_notifiers(cfg: Config, *, as_json: bool = False, stream=None) -> dict[str, Any]:
@@ -375,7 +387,21 @@ def cmd_demo(args: argparse.Namespace, cfg: Config) -> int:
     return run_demo()
 
 
+def cmd_signals(args: argparse.Namespace, cfg: Config) -> int:
+    """``trialwatch signals FILE|-``: the contract's JSON array of signals (``[]`` when there are none)."""
+    from scrapers.text import find_signals
+
+    try:
+        data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {args.file}: {exc.strerror}") from None
+    text = data.decode("utf-8-sig", errors="replace")  # find_signals repairs mojibake and normalises
+    print(json.dumps(find_signals(text), ensure_ascii=False))
+    return EXIT_OK
+
+
 COMMANDS = {
+    "signals": cmd_signals,
     "demo": cmd_demo,
     "check": cmd_check,
     "run": cmd_run,

@@ -14,14 +14,26 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from bot.config import Config
-from scrapers.base import FetchOutcome, Item, ParseError, Source, UnsupportedWatch, WatchSpec, source_for
+from scrapers.base import FetchOutcome, FetchState, Item, ParseError, Source, UnsupportedWatch, WatchSpec, source_for
 from scrapers.http import Fetcher, FetchError, describe
 from storage.diff import SPECS, DiffResult, diff_items, make_event
 from storage.identity import Identity
-from storage.repo import Repo, utcnow
+from storage.repo import Health, Repo, utcnow
+from storage.signals import note_reported_enrollment
 
 log = logging.getLogger("trialwatch.pipeline")
 
+
+
+@dataclass
+class _Cycle:
+    """What the watches of one :meth:`Checker.check_all` share: their healths (read in one query),
+    one source instance per kind (which may batch requests across watches), and the quiet checks
+    whose health and fetch-log rows are written together at the end of the cycle."""
+
+    health: dict[str, Health]
+    sources: dict[str, Source] = field(default_factory=dict)
+    unchanged: list[tuple[str, FetchState, dict[str, Any]]] = field(default_factory=list)
 
 
 @dataclass
@@ -68,21 +80,45 @@ class Checker:
         ``on_done`` is called as each watch finishes (progress display).
         """
         gate = asyncio.Semaphore(self.cfg.check.concurrency)
+        cycle = self._begin_cycle(watches)
 
         async def one(w: WatchSpec) -> WatchReport:
             async with gate:
-                report = await self.check_watch(w, dry_run=dry_run)
+                report = await self._check_watch(w, dry_run, cycle)
             if on_done:
                 on_done(report)
             return report
 
-        return list(await asyncio.gather(*(one(w) for w in watches)))
+        try:
+            return list(await asyncio.gather(*(one(w) for w in watches)))
+        finally:
+            self.repo.save_unchanged(cycle.unchanged)
+
+    def _begin_cycle(self, watches: list[WatchSpec]) -> _Cycle:
+        """Read every watch's health in one query, and make one source instance per kind, told about
+        all its watches first (:meth:`Source.begin_cycle`: CT.gov batches its single-trial watches)."""
+        cycle = _Cycle(health=self.repo.healths(w.id for w in watches))
+        by_kind: dict[str, list[WatchSpec]] = {}
+        for w in watches:
+            by_kind.setdefault(w.kind, []).append(w)
+        for kind, group in by_kind.items():
+            try:
+                source = source_for(kind, self.cfg.base_urls)
+            except UnsupportedWatch:
+                continue  # reported per watch by check_watch
+            source.begin_cycle([(w, cycle.health[w.id].state) for w in group])
+            cycle.sources[kind] = source
+        return cycle
 
     async def check_watch(self, watch: WatchSpec, *, dry_run: bool = False) -> WatchReport:
+        """Check one watch on its own (no batching with others, results saved at once)."""
+        return await self._check_watch(watch, dry_run, None)
+
+    async def _check_watch(self, watch: WatchSpec, dry_run: bool, cycle: _Cycle | None) -> WatchReport:
         report = WatchReport(watch.id, watch.kind)
         started = time.monotonic()
         try:
-            await self._check(watch, report, dry_run)
+            await self._check(watch, report, dry_run, cycle)
         except Exception as exc:  # one watch's failure never stops the others
             if not isinstance(exc, (FetchError, ParseError)):
                 log.exception("unexpected error while checking %s", watch.id)
@@ -91,15 +127,15 @@ class Checker:
         report.duration_ms = report.duration_ms or int((time.monotonic() - started) * 1000)
         return report
 
-    async def _check(self, watch: WatchSpec, report: WatchReport, dry_run: bool) -> None:
+    async def _check(self, watch: WatchSpec, report: WatchReport, dry_run: bool, cycle: _Cycle | None) -> None:
         try:
-            source = source_for(watch.kind, self.cfg.base_urls)
+            source = (cycle and cycle.sources.get(watch.kind)) or source_for(watch.kind, self.cfg.base_urls)
         except UnsupportedWatch as exc:
             report.status = "unsupported"
             report.error = f"{exc}; skipped"
             report.stage("source", report.error)
             return
-        health = self.repo.health(watch.id)
+        health = cycle.health[watch.id] if cycle and watch.id in cycle.health else self.repo.health(watch.id)
         baseline = health.last_success is None
         started = time.monotonic()
         outcome: FetchOutcome = await source.fetch(watch, self.fetcher, health.state)
@@ -113,8 +149,11 @@ class Checker:
                    "requests": outcome.requests, "bytes": outcome.bytes}
         if outcome.not_modified or outcome.result is None:
             report.status = "not_modified"
-            report.stage("parse", "skipped: not modified (304)")
-            if not dry_run:
+            report.stage("parse", "skipped: not modified" + (" (304)" if outcome.http_status == 304 else ""))
+            if not dry_run and cycle is not None and not health.alerted:
+                # nothing to announce: written with the cycle's other quiet watches, in one transaction
+                cycle.unchanged.append((watch.id, outcome.state, {**log_row, "outcome": "not_modified"}))
+            elif not dry_run:
                 report.events = self.repo.save_check(
                     watch, None, outcome.state, now=now, destinations=self.cfg.destinations(),
                     fetch_log={**log_row, "outcome": "not_modified"}, health=health)
@@ -134,6 +173,9 @@ class Checker:
         diff = diff_items(spec, stored, result, watch=watch.id, source=watch.kind, now=now, baseline=baseline,
                           trial_of=lambda item: trial_keys.get(item.key),
                           is_news=lambda item: source.is_news(item, watch))
+        # enrollment figures reported in new text items (posts, feed entries, abstracts): storage/signals.py
+        note_reported_enrollment(self.repo.db, self.cfg.trials, watch, source.item_kind, diff, stored, now=now,
+                                 baseline=baseline, is_news=lambda item: source.is_news(item, watch))
         for ev in diff.events:
             if ev["trial"]:
                 ev["detail"]["trial_ids"] = self.identity.ids_of(ev["trial"]) or [ev["trial"]]
@@ -150,7 +192,9 @@ class Checker:
         dup = len(diff.events) + len(extra) - len([e for e in report.events if e["kind"] != "source_recovered"])
         report.stage("save", f"{len(diff.upserts)} item(s) written, {len(diff.history)} history row(s), "
                      f"{len(report.events)} event(s) queued" + (f", {dup} already known" if dup > 0 else ""))
-        followed = self._follow(source, watch, result.items)
+        followable = result.items if source.follow_existing else [
+            i for i in result.items if not baseline and i.key not in stored]
+        followed = self._follow(source, watch, followable)
         if followed:
             report.stage("follow", f"now following {len(followed)} found item(s): {', '.join(followed)}")
 

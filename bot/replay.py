@@ -20,7 +20,7 @@ import tomllib
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -70,6 +70,7 @@ class Recorded:
     headers: dict[str, str]
     body: bytes
     at: float
+    target: str = ""  # the request target exactly as sent (path and encoded query): its length is what servers limit
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -83,6 +84,7 @@ class _Route:
     replies: list[Reply]
     body_contains: str | None = None
     served: int = 0
+    respond: Callable[[Recorded], Reply] | None = None  # a reply computed from the request (see handle())
 
     @property
     def specificity(self) -> tuple[int, int]:
@@ -116,6 +118,7 @@ class ReplayServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body are two writes: no ~40 ms delayed-ACK stall per answer
 
             def log_message(self, fmt: str, *args: Any) -> None:  # quiet: tests and demo read stdout
                 pass
@@ -167,6 +170,18 @@ class ReplayServer:
                                                             and r.body_contains == body_contains)]
             self._routes.append(_Route(method, path, q, list(replies), body_contains))
 
+    def handle(self, method: str, path: str, respond: Callable[[Recorded], Reply], *,
+               query: dict[str, str] | None = None) -> None:
+        """Answer ``method path [?query]`` with ``respond(request)``: a stand-in for an API that filters
+        by its query (CT.gov ``filter.ids`` / ``filter.advanced`` / ``pageToken``), so a test can check
+        what a client asked for by what it got. Matched like :meth:`route` (it replaces the same key)."""
+        q = dict(query or {})
+        method = method.upper()
+        with self._lock:
+            self._routes = [r for r in self._routes if not (r.method == method and r.path == path and r.query == q
+                                                            and r.body_contains is None)]
+            self._routes.append(_Route(method, path, q, [], None, respond=respond))
+
     def clear(self) -> None:
         with self._lock:
             self._routes.clear()
@@ -178,23 +193,28 @@ class ReplayServer:
         return out
 
     # --- serving ---------------------------------------------------------------------------
-    def _find(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> Reply | None:
+    def _find(self, request: Recorded) -> Reply | None:
         with self._lock:
-            candidates = [r for r in self._routes if r.matches(method, path, query, body)]
+            candidates = [r for r in self._routes
+                          if r.matches(request.method, request.path, request.query, request.body)]
             if not candidates:
                 return None
             best = max(candidates, key=lambda r: r.specificity)
-            return best.next_reply()
+            if best.respond is None:
+                return best.next_reply()
+            best.served += 1
+        return best.respond(request)
 
     def _serve(self, h: BaseHTTPRequestHandler) -> None:
         parts = urlsplit(h.path)
         query = parse_qs(parts.query, keep_blank_values=True)
         length = int(h.headers.get("Content-Length") or 0)
         body = h.rfile.read(length) if length else b""
+        recorded = Recorded(h.command, parts.path, query, {k.lower(): v for k, v in h.headers.items()}, body,
+                            time.monotonic(), h.path)
         with self._lock:
-            self.requests.append(Recorded(h.command, parts.path, query, {k.lower(): v for k, v in h.headers.items()},
-                                          body, time.monotonic()))
-        reply = self._find(h.command, parts.path, query, body)
+            self.requests.append(recorded)
+        reply = self._find(recorded)
         if reply is None:
             reply = Reply(404, {"error": f"no replay route for {h.command} {parts.path}"})
         if reply.delay_s:

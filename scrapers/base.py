@@ -116,6 +116,9 @@ class Source:
     kind: ClassVar[str] = ""
     #: which field specs of the diff engine apply to this source's items ("trial", "post", ...)
     item_kind: ClassVar[str] = ""
+    #: with ``follow = true``: True follows every item found, those of the first check included (a trial
+    #: search); False follows only items new since the last check (a forum: a thread already there is history)
+    follow_existing: ClassVar[bool] = True
     registry: ClassVar[dict[str, type["Source"]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -128,6 +131,12 @@ class Source:
 
     def validate(self, keys: dict[str, Any]) -> None:
         """Raise :class:`UnsupportedWatch` (naming the key) when a watch's keys make no sense."""
+
+    def begin_cycle(self, planned: list[tuple[WatchSpec, FetchState]]) -> None:
+        """Called once before a check cycle, on the one instance that will fetch all of them, with
+        every watch of this kind about to be checked and its stored state. A source that can serve
+        several watches with one request (CT.gov ``filter.ids``) plans its batches here; each
+        watch's ``fetch`` still returns that watch's own outcome. The default does nothing."""
 
     def parse(self, body: bytes, url: str | None = None) -> ParseResult:
         """Pure: bytes of one response → normalised items. Raises :class:`ParseError`."""
@@ -169,8 +178,10 @@ def check_follow(keys: dict[str, Any], search_key: str, kind: str) -> None:
 
 def source_for(kind: str, base_urls: dict[str, str] | None = None) -> Source:
     """Instantiate the registered source for ``kind``, or raise :class:`UnsupportedWatch`."""
-    _import_builtin_sources()
     cls = Source.registry.get(kind)
+    if cls is None:
+        _import_builtin_sources(kind)
+        cls = Source.registry.get(kind)
     if cls is None:
         raise UnsupportedWatch(f"watch kind {kind!r} is not supported by this version of trialwatch")
     return cls((base_urls or {}).get(kind))
@@ -182,13 +193,18 @@ def known_kinds() -> list[str]:
 
 
 _BUILTIN_MODULES = ("ctgov", "ctis", "xenforo", "europepmc", "pubmed", "feed")
+#: which built-in module defines a kind: only that one is imported (start-up time: the forum and
+#: feed modules bring BeautifulSoup, lxml and feedparser, which a registry-only config never needs)
+_KIND_MODULES = {"xenforo_thread": "xenforo", "xenforo_forum": "xenforo"}
 
 
-def _import_builtin_sources() -> None:
-    """Import the built-in source modules that exist, so their classes register themselves."""
+def _import_builtin_sources(kind: str | None = None) -> None:
+    """Import the built-in source module of ``kind`` (all of them when None or not a built-in name),
+    so their classes register themselves."""
     import importlib
 
-    for name in _BUILTIN_MODULES:
+    module = _KIND_MODULES.get(kind or "", kind)
+    for name in (module,) if module in _BUILTIN_MODULES else _BUILTIN_MODULES:
         try:
             importlib.import_module(f"scrapers.{name}")
         except ModuleNotFoundError as exc:

@@ -12,6 +12,8 @@ optional in the source and stay ``None`` when missing (§5.2).
 Fetching asks for a ``fields=`` subset (:data:`FIELDS`) to keep responses small, uses the
 server's ETag/Last-Modified for single trials, follows ``nextPageToken`` for searches, and after
 the first full search only asks for records updated since the last run (with a two-day overlap).
+Single-trial watches checked in the same cycle are fetched together with ``filter.ids`` (and, once
+seen, only when updated since): :mod:`scrapers.ctgov_batch`.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from scrapers.base import (
 from scrapers.text import clean_text
 
 if TYPE_CHECKING:  # pragma: no cover
+    from scrapers.ctgov_batch import TrialBatcher
     from scrapers.http import Fetcher
 
 DEFAULT_BASE_URL = "https://clinicaltrials.gov/api/v2"
@@ -368,9 +371,30 @@ class CtgovSource(Source):
 
     def __init__(self, base_url: str | None = None) -> None:
         super().__init__(base_url or DEFAULT_BASE_URL)
+        self._batcher: TrialBatcher | None = None
 
     def validate(self, keys: dict[str, Any]) -> None:
         _validate(keys)
+
+    def begin_cycle(self, planned: list[tuple[WatchSpec, FetchState]]) -> None:
+        """Plan the ``filter.ids`` batches of this cycle's single-trial watches (see
+        :mod:`scrapers.ctgov_batch`); with fewer than two trials nothing is batched."""
+        from scrapers.ctgov_batch import TrialBatcher, plan_batches
+
+        trials: list[tuple[str, date | None]] = []
+        for watch, state in planned:
+            try:
+                if "trial" not in watch.keys:
+                    continue
+                _validate(watch.keys)
+                nct = _trial_key(watch.keys)
+                # "since" is the trial's, not the watch's: a watch pointed at another trial starts in full
+                known = state.cursor.get("trial") == nct
+                trials.append((nct, _since(state.cursor.get("since")) if known else None))
+            except UnsupportedWatch:
+                continue  # reported by its own fetch
+        batches = plan_batches(self.base_url, trials, fields=FIELDS_PARAM, overlap_days=OVERLAP_DAYS)
+        self._batcher = TrialBatcher(self.base_url, batches, fields=FIELDS_PARAM) if batches else None
 
     def parse(self, body: bytes, url: str | None = None) -> ParseResult:
         return parse(body, url)
@@ -400,6 +424,15 @@ class CtgovSource(Source):
         return await self._fetch_search(_search_params(watch.keys), fetcher, state)
 
     async def _fetch_trial(self, nct: str, fetcher: "Fetcher", state: FetchState) -> FetchOutcome:
+        """From this cycle's batch when the trial is in one, else a conditional GET of one study."""
+        if self._batcher is not None and self._batcher.covers(nct):
+            outcome = await self._batcher.fetch(nct, fetcher, state)
+            if outcome is not None:
+                return outcome
+            # absent from a full batch answer: asked alone, the single-study request says why
+        return await self._fetch_one(nct, fetcher, state)
+
+    async def _fetch_one(self, nct: str, fetcher: "Fetcher", state: FetchState) -> FetchOutcome:
         """Conditional GET of one study; the validators stored are the server's, keyed by URL."""
         url = f"{self.base_url}/studies/{nct}"
         params = {"fields": FIELDS_PARAM}

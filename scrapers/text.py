@@ -35,12 +35,11 @@ Design decisions (read these before changing a pattern):
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any, Callable
-
-import ftfy
 
 # ---------------------------------------------------------------------------------------------
 # Normalisation
@@ -51,7 +50,7 @@ _WS = re.compile(r"\s+")
 #: ftfy settings that repair encoding damage but leave legitimate text alone: curly quotes stay
 #: curly, full-width letters and ligatures stay as written, HTML entities are the parser's business
 #: (a post that discusses "&amp;" keeps it), line breaks are handled by our own whitespace rules.
-_FTFY = ftfy.TextFixerConfig(
+_FTFY_SETTINGS = dict(
     unescape_html=False,
     uncurl_quotes=False,
     fix_latin_ligatures=False,
@@ -60,6 +59,15 @@ _FTFY = ftfy.TextFixerConfig(
     normalization="NFC",
     explain=False,
 )
+
+
+@functools.cache
+def _ftfy() -> tuple[Callable[..., str], Any]:
+    """ftfy's ``fix_text`` and our settings, imported on first use: only non-ASCII text needs them,
+    and the import (its character tables) is a fifth of ``trialwatch check``'s start-up."""
+    import ftfy
+
+    return ftfy.fix_text, ftfy.TextFixerConfig(**_FTFY_SETTINGS)
 
 # UTF-8 read as Mac Roman, which ftfy does not undo reliably (seed 001: "√òystein" for "Øystein",
 # "‚Äî" for "—", U+F8FF + "üíä" for "💊"). Each UTF-8 byte became one Mac Roman character, so a
@@ -144,7 +152,8 @@ def repair_text(text: str) -> str:
     if text.isascii():
         return text
     for _ in range(3):
-        fixed = ftfy.fix_text(_fix_mac_roman(text), _FTFY)
+        fix_text, settings = _ftfy()
+        fixed = fix_text(_fix_mac_roman(text), settings)
         if fixed == text:
             break
         text = fixed

@@ -64,6 +64,38 @@ class Repo:
         elif any(existing[k] != row[k] for k in ("kind", "keys", "interval_s", "labels", "enabled", "origin")):
             self.db["watches"].update(spec.id, row)
 
+    def upsert_watches(self, specs: Iterable[WatchSpec], origin: str) -> int:
+        """:meth:`upsert_watch` for many watches: one read of the table, one transaction, and only
+        the rows that differ are written (a config of thousands of watches is synced at every start).
+        Returns how many rows were written."""
+        existing = {r["id"]: r for r in self.db.query("SELECT * FROM watches")}
+        now = utcnow()
+        inserts, updates = [], []
+        for spec in specs:
+            row = {"id": spec.id, "kind": spec.kind, "keys": canonical(spec.keys), "interval_s": spec.interval_s,
+                   "labels": canonical(spec.labels), "enabled": int(spec.enabled), "origin": origin, "updated_at": now}
+            old = existing.get(spec.id)
+            if old is None:
+                inserts.append({**row, "created_at": now})
+            elif any(old[k] != row[k] for k in ("kind", "keys", "interval_s", "labels", "enabled", "origin")):
+                updates.append(row)
+        if inserts or updates:
+            with self.db.atomic():
+                if inserts:
+                    self.db.conn.executemany(
+                        "INSERT INTO watches (id, kind, keys, interval_s, labels, enabled, origin, created_at, updated_at) "
+                        "VALUES (:id, :kind, :keys, :interval_s, :labels, :enabled, :origin, :created_at, :updated_at)",
+                        inserts)
+                if updates:
+                    self.db.conn.executemany(
+                        "UPDATE watches SET kind = :kind, keys = :keys, interval_s = :interval_s, labels = :labels, "
+                        "enabled = :enabled, origin = :origin, updated_at = :updated_at WHERE id = :id", updates)
+        return len(inserts) + len(updates)
+
+    def watch_origins(self) -> dict[str, str]:
+        """Watch id → origin (config | cli | discord | follow), in one query."""
+        return {wid: origin for wid, origin in self.db.execute("SELECT id, origin FROM watches")}
+
     def get_watch_row(self, watch_id: str) -> dict[str, Any] | None:
         rows = list(self.db.query("SELECT * FROM watches WHERE id = ?", [watch_id]))
         return rows[0] if rows else None
@@ -99,11 +131,23 @@ class Repo:
         rows = list(self.db.query("SELECT * FROM source_health WHERE watch_id = ?", [watch_id]))
         if not rows:
             return Health(watch_id, FetchState(), None, None, None, None, None, 0, False, None)
-        r = rows[0]
-        st = _loads(r["state"], {})
-        return Health(watch_id, FetchState(validators=st.get("validators", {}), cursor=st.get("cursor", {})),
-                      r["last_check"], r["last_success"], r["last_status"], r["last_error"], r["last_error_at"],
-                      r["consecutive_failures"], bool(r["alerted"]), r["failing_since"])
+        return _health_from_row(rows[0])
+
+    def healths(self, watch_ids: Iterable[str]) -> dict[str, Health]:
+        """The health of several watches in one query (a fresh one for a watch never checked).
+
+        A check cycle reads them all at once: it plans its shared requests from the states (CT.gov
+        batches) before any watch runs, and saves a thousand small reads.
+        """
+        wanted = set(watch_ids)
+        out = {wid: Health(wid, FetchState(), None, None, None, None, None, 0, False, None) for wid in wanted}
+        cur = self.db.conn.execute("SELECT * FROM source_health")
+        names = [d[0] for d in cur.description]
+        for values in cur:
+            r = dict(zip(names, values))
+            if r["watch_id"] in wanted:
+                out[r["watch_id"]] = _health_from_row(r)
+        return out
 
     def all_health(self) -> dict[str, Health]:
         return {w.id: self.health(w.id) for w in self.list_watches()}
@@ -134,15 +178,27 @@ class Repo:
             for ev in events:
                 if self._insert_event(ev, destinations):
                     inserted.append(ev)
-            self.db["source_health"].upsert({
-                "watch_id": watch.id,
-                "state": canonical({"validators": state.validators, "cursor": state.cursor}),
-                "last_check": now, "last_success": now, "last_status": fetch_log.get("outcome"),
-                "consecutive_failures": 0, "alerted": 0, "failing_since": None,
-                "last_duration_ms": fetch_log.get("duration_ms"), "last_bytes": fetch_log.get("bytes"),
-            }, pk="watch_id")
+            self.db.conn.execute(_HEALTH_OK_SQL, _health_ok_row(watch.id, state, now, fetch_log))
             self._log_fetch(watch.id, fetch_log)
         return inserted
+
+    def save_unchanged(self, checks: list[tuple[str, FetchState, dict[str, Any]]]) -> None:
+        """Record many successful checks that found nothing new, in ONE transaction.
+
+        ``checks`` holds ``(watch id, new fetch state, fetch log row)`` (the row's ``started_at`` is
+        the check's time); only watches with no
+        outstanding ``source_error`` belong here (those need a ``source_recovered`` event:
+        :meth:`save_check`). What is written is what :meth:`save_check` writes for them: health
+        and one fetch-log row each. A check cycle calls this once at its end, so a quiet cycle of
+        a thousand watches is one commit, not a thousand.
+        """
+        if not checks:
+            return
+        with self.db.atomic():
+            self.db.conn.executemany(_HEALTH_OK_SQL, [_health_ok_row(wid, st, log["started_at"], log)
+                                                      for wid, st, log in checks])
+            self.db.conn.executemany(_FETCH_LOG_SQL, [_fetch_log_row(wid, log) for wid, _, log in checks])
+            self.db.conn.executemany(_TRIM_FETCH_LOG_SQL, [(wid, wid, FETCH_LOG_KEEP) for wid, _, _ in checks])
 
     def record_failure(self, watch: WatchSpec, error: str, *, now: str, alert_after: int,
                        destinations: Iterable[str], fetch_log: dict[str, Any]) -> dict[str, Any] | None:
@@ -202,6 +258,8 @@ class Repo:
                  for c in changes])
 
     def _insert_event(self, ev: dict[str, Any], destinations: list[str]) -> bool:
+        if ev["kind"] == "new_publication" and self._publication_announced(ev):
+            return False
         cur = self.db.execute(
             "INSERT OR IGNORE INTO events (id, kind, watch, source, subject, trial, title, url, field, old, new, at, "
             "detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -215,6 +273,20 @@ class Repo:
             "INSERT OR IGNORE INTO outbox (event_id, destination, created_at, updated_at) VALUES (?, ?, ?, ?)",
             [(ev["id"], d, now, now) for d in destinations])
         return True
+
+    def _publication_announced(self, ev: dict[str, Any]) -> bool:
+        """A paper is one story: announced already under its DOI or its PMID (one service may know the
+        DOI before the other does, so the two identities of one paper can differ)."""
+        detail = ev.get("detail") or {}
+        doi, pmid = detail.get("doi"), detail.get("pmid")
+        if not doi and not pmid:
+            return False
+        row = self.db.execute(
+            "SELECT 1 FROM events WHERE kind = 'new_publication' AND id != ? AND ("
+            "(? IS NOT NULL AND lower(json_extract(detail, '$.doi')) = lower(?)) OR "
+            "(? IS NOT NULL AND CAST(json_extract(detail, '$.pmid') AS TEXT) = CAST(? AS TEXT))) LIMIT 1",
+            [ev["id"], doi, doi, pmid, pmid]).fetchone()
+        return row is not None
 
     def _enrich_event(self, ev: dict[str, Any]) -> None:
         """The same event seen again by another watch may know more (a single-trial watch reads the full
@@ -230,10 +302,8 @@ class Repo:
             self.db.execute("UPDATE events SET detail = ? WHERE id = ?", [canonical(merged), ev["id"]])
 
     def _log_fetch(self, watch_id: str, row: dict[str, Any]) -> None:
-        self.db["fetch_log"].insert({"watch_id": watch_id, **row})
-        self.db.execute(
-            "DELETE FROM fetch_log WHERE watch_id = ? AND id <= (SELECT id FROM fetch_log WHERE watch_id = ? "
-            "ORDER BY id DESC LIMIT 1 OFFSET ?)", [watch_id, watch_id, FETCH_LOG_KEEP])
+        self.db.conn.execute(_FETCH_LOG_SQL, _fetch_log_row(watch_id, row))
+        self.db.conn.execute(_TRIM_FETCH_LOG_SQL, (watch_id, watch_id, FETCH_LOG_KEEP))
 
     # --- events and outbox -----------------------------------------------------------------
     def events(self, *, watch: str | None = None, since: str | None = None,
@@ -298,6 +368,44 @@ class Repo:
     def iter_table_counts(self) -> Iterator[tuple[str, int]]:
         for name in ("watches", "items", "field_history", "events", "outbox", "fetch_log", "source_health"):
             yield name, self.db.execute(f"SELECT count(*) FROM [{name}]").fetchone()[0]
+
+
+# Plain SQL for the writes every check makes (sqlite-utils' insert/upsert introspect the table on
+# each call: a third of a quiet cycle's time went there).
+_HEALTH_OK_SQL = (
+    "INSERT INTO source_health (watch_id, state, last_check, last_success, last_status, consecutive_failures, "
+    "alerted, failing_since, last_duration_ms, last_bytes) VALUES (?, ?, ?, ?, ?, 0, 0, NULL, ?, ?) "
+    "ON CONFLICT (watch_id) DO UPDATE SET state = excluded.state, last_check = excluded.last_check, "
+    "last_success = excluded.last_success, last_status = excluded.last_status, consecutive_failures = 0, "
+    "alerted = 0, failing_since = NULL, last_duration_ms = excluded.last_duration_ms, "
+    "last_bytes = excluded.last_bytes")
+_FETCH_LOG_COLUMNS = ("started_at", "duration_ms", "outcome", "http_status", "requests", "bytes", "items", "events",
+                      "error")
+_FETCH_LOG_KNOWN = frozenset(_FETCH_LOG_COLUMNS)
+_FETCH_LOG_SQL = (f"INSERT INTO fetch_log (watch_id, {', '.join(_FETCH_LOG_COLUMNS)}) "
+                  f"VALUES (?{', ?' * len(_FETCH_LOG_COLUMNS)})")
+_TRIM_FETCH_LOG_SQL = ("DELETE FROM fetch_log WHERE watch_id = ? AND id <= (SELECT id FROM fetch_log WHERE watch_id = ? "
+                       "ORDER BY id DESC LIMIT 1 OFFSET ?)")
+
+
+def _health_ok_row(watch_id: str, state: FetchState, now: str, fetch_log: dict[str, Any]) -> tuple[Any, ...]:
+    return (watch_id, canonical({"validators": state.validators, "cursor": state.cursor}), now, now,
+            fetch_log.get("outcome"), fetch_log.get("duration_ms"), fetch_log.get("bytes"))
+
+
+def _fetch_log_row(watch_id: str, row: dict[str, Any]) -> tuple[Any, ...]:
+    if not row.keys() <= _FETCH_LOG_KNOWN:
+        raise ValueError(f"fetch_log has no column(s) {sorted(row.keys() - _FETCH_LOG_KNOWN)}")
+    get = row.get
+    return (watch_id, get("started_at"), get("duration_ms"), get("outcome"), get("http_status"), get("requests", 0),
+            get("bytes", 0), get("items"), get("events"), get("error"))
+
+
+def _health_from_row(r: dict[str, Any]) -> Health:
+    st = _loads(r["state"], {})
+    return Health(r["watch_id"], FetchState(validators=st.get("validators", {}), cursor=st.get("cursor", {})),
+                  r["last_check"], r["last_success"], r["last_status"], r["last_error"], r["last_error_at"],
+                  r["consecutive_failures"], bool(r["alerted"]), r["failing_since"])
 
 
 def event_from_row(r: dict[str, Any]) -> dict[str, Any]:

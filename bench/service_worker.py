@@ -1,0 +1,36 @@
+"""The long-running service's view of a check cycle, for ``bench/run.py``: one process that runs
+``Checker.check_all`` over every enabled watch each time it reads a line on stdin, and answers
+with one JSON line (``wall_s``, ``cpu_s`` of the whole process: parsing done in worker threads
+counts, ``events``, ``failed``). No start-up is paid per cycle, as in ``trialwatch run``.
+"""
+
+import asyncio
+import json
+import sys
+import time
+
+
+async def serve(config: str) -> None:
+    from bot.cli import open_repo, sync_config_watches
+    from bot.config import load_config
+    from bot.pipeline import Checker
+    from scrapers.http import Fetcher
+
+    cfg = load_config(config)
+    repo = open_repo(cfg)
+    sync_config_watches(repo, cfg)
+    watches = repo.list_watches(enabled_only=True)
+    async with Fetcher(cfg.http) as fetcher:
+        checker = Checker(cfg, repo, fetcher)
+        print(json.dumps({"ready": len(watches)}), flush=True)
+        loop = asyncio.get_running_loop()
+        while await loop.run_in_executor(None, sys.stdin.readline):
+            wall0, cpu0 = time.perf_counter(), time.process_time()
+            reports = await checker.check_all(watches)
+            print(json.dumps({"wall_s": time.perf_counter() - wall0, "cpu_s": time.process_time() - cpu0,
+                              "events": sum(len(r.events) for r in reports),
+                              "failed": sum(r.failed for r in reports)}), flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(serve(sys.argv[1]))
