@@ -53,8 +53,8 @@ async def _demo(out: TextIO, env: dict[str, str]) -> int:
     from storage.repo import Repo, utcnow
 
     started = time.monotonic()
-    steps = load_world(demo_dir() / "world.toml")
     with tempfile.TemporaryDirectory(prefix="trialwatch-demo-") as tmp, ReplayServer() as server:
+        steps = load_world(demo_dir() / "world.toml", server.url)
         cfg = demo_config(server.url, str(Path(tmp) / "demo.db"), env)
         repo = Repo(connect(cfg.db_path))
         sync_config_watches(repo, cfg)

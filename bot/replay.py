@@ -273,7 +273,7 @@ class Step:
     routes: list[tuple[str, str, dict[str, str], list[Reply], str | None]]
 
 
-def load_world(path: Path) -> list[Step]:
+def load_world(path: Path, server_url: str | None = None) -> list[Step]:
     """Read ``world.toml``: ``[[step]]`` tables with ``[[step.route]]`` entries naming files beside it.
 
     A route entry: ``method`` (GET), ``path``, optional ``query`` table and ``body_contains``, and either ``file`` (relative
@@ -282,14 +282,23 @@ def load_world(path: Path) -> list[Step]:
     """
     raw = tomllib.loads(path.read_text(encoding="utf-8"))
     base = path.parent
+
+    def fill(data: bytes | str) -> bytes | str:
+        """``{server}`` in a body or header is the serving replay server's address (links, redirects)."""
+        if server_url is None:
+            return data
+        if isinstance(data, bytes):
+            return data.replace(b"{server}", server_url.encode())
+        return data.replace("{server}", server_url)
+
     steps = []
     for i, st in enumerate(raw.get("step", [])):
         routes = []
         for r in st.get("route", []):
-            body: bytes | str = (base / r["file"]).read_bytes() if "file" in r else r.get("body", "")
+            body: bytes | str = fill((base / r["file"]).read_bytes() if "file" in r else r.get("body", ""))
             ctype = r.get("content_type") or _guess_type(r.get("file", ""))
             reply = Reply(status=int(r.get("status", 200)), body=body, content_type=ctype, etag=r.get("etag"),
-                          headers=dict(r.get("headers", {})))
+                          headers={k: str(fill(v)) for k, v in r.get("headers", {}).items()})
             routes.append((r.get("method", "GET").upper(), r["path"], dict(r.get("query", {})), [reply],
                            r.get("body_contains")))
         steps.append(Step(st.get("name", f"step {i + 1}"), st.get("at"), routes))

@@ -57,6 +57,8 @@ def build_timeline(key: str, history: Iterable[dict[str, Any]], events: Iterable
     tl = Timeline(key)
     entries: list[tuple[str, str]] = []
     for row in history:
+        if row["field"] == "reported_enrollment":
+            continue  # the figures' own record; shown once, from their enrollment_reported event below
         at = parse_time(row["observed_at"])
         new = row["new"]
         if row["field"] == "enrollment" and isinstance(new, dict) and isinstance(new.get("count"), int):

@@ -23,11 +23,35 @@ def test_demo_prints_the_expected_events(tmp_path):
         "NCT09990001 enrollment: 66 ESTIMATED → 66 ACTUAL",
         "2025-599999-99-00 status: Ongoing, recruiting → Ongoing, recruitment ended",
         "NCT09990001 RESULTS POSTED (first posted 2028-02-01)",
+        "new post by Hutan: Fluge gave an update at the conference today. 45 of the 66 patients",
+        "enrollment: target 66 → 45 enrolled, target 66, 20 completed — ResetME",
+        "PMID:49990002 new paper in Front Med (Lausanne) (2028-02-01)",
+        "reported: completed 20, enrolled 45, target 66",
         "── Dossier: ResetME (NCT09990001, 2025-599999-99-00) ──",
         "ctgov NCT09990001: COMPLETED; enrollment 66 ACTUAL",
     ):
         assert expected in out, f"missing {expected!r} in:\n{out}"
+    # The paper seen by both Europe PMC and PubMed is announced once; the older paper never.
+    assert out.count("new paper") == 1
     # The quiet day really is quiet, and nothing was written outside the temporary directory.
-    quiet = out.split("── Day 2")[1].split("── Day 3")[0]
+    quiet = out.split("── Day 4")[1].split("── Day 5")[0]
     assert "nothing new" in quiet
     assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_posts_to_discord_when_a_webhook_is_set(tmp_path):
+    from bot.discord_standin import DiscordStandIn
+
+    with DiscordStandIn(rate_limit=50, rate_window=1.0) as standin:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DISCORD_")}
+        env.update(PYTHONPATH=str(PROJECT), DISCORD_WEBHOOK_URL=standin.url)
+        proc = subprocess.run([sys.executable, "-m", "bot", "demo"], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert "posted to Discord too" in proc.stdout
+        embeds = [e for m in standin.messages for e in m["embeds"]]
+        assert all(m["allowed_mentions"] == {"parse": []} for m in standin.messages)
+        assert any("Results posted" in (e.get("title") or "") + (e.get("author", {}).get("name") or "")
+                   for e in embeds), embeds
+        assert len(embeds) == proc.stdout.count("\n    http")  # every event printed was posted
+        assert standin.token not in proc.stdout + proc.stderr
