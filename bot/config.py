@@ -54,6 +54,7 @@ class DiscordSettings:
     channel_id: str | None = None
     guild_id: str | None = None
     role_pings: dict[str, list[str]] = field(default_factory=dict)  # label -> role ids
+    charts: bool = True  # attach the enrollment chart to enrollment events and /trial
 
 
 @dataclass
@@ -260,7 +261,8 @@ def config_from_dict(raw: dict[str, Any], *, source: str = "<dict>", env: dict[s
 
     discord = _take(raw, "discord", dict, source, {})
     w = f"{source} [discord]"
-    _no_unknown(discord, {"api_base", "webhook_url", "token", "channel_id", "guild_id", "role_pings"}, w)
+    _no_unknown(discord, {"api_base", "webhook_url", "token", "channel_id", "guild_id", "role_pings", "charts"}, w)
+    d_charts = _take(discord, "charts", bool, w, True)
     d = cfg.discord
     d.api_base = _take(discord, "api_base", str, w, d.api_base).rstrip("/")
     for key in ("webhook_url", "token", "channel_id", "guild_id"):
@@ -268,6 +270,7 @@ def config_from_dict(raw: dict[str, Any], *, source: str = "<dict>", env: dict[s
         if value is not None and not isinstance(value, (str, int)):
             raise ConfigError(f"{w}.{key}: expected a string, got {value!r}")
         setattr(d, key, str(value) if value not in (None, "") else None)
+    d.charts = d_charts
     pings = _take(discord, "role_pings", dict, w, {})
     for label, roles in pings.items():
         if not isinstance(roles, list) or not all(str(r).isdigit() for r in roles):

@@ -40,6 +40,7 @@ from bot.answers import (
     watch_list_text,
     when,
 )
+from bot.chart_attachments import trial_chart
 from bot.config import Config, ConfigError, parse_interval, watch_from_table
 from bot.explain import explain_text
 from bot.render import escape_markdown
@@ -326,7 +327,13 @@ class TrialCog(_Cog, name="Trial"):
             return
         key = found["key"]
         embed = trial_dossier(found, repo.events(trial=key), repo.field_history(trial=key))
-        await answer(interaction, embed=discord.Embed.from_dict(embed))
+        png = trial_chart(repo, key) if self.backend.cfg.discord.charts else None
+        if png is None:
+            await answer(interaction, embed=discord.Embed.from_dict(embed))
+            return
+        embed["image"] = {"url": "attachment://chart.png"}
+        await answer(interaction, embed=discord.Embed.from_dict(embed),
+                     file=discord.File(io.BytesIO(png), filename="chart.png"))
 
 
 class StatusCog(_Cog, name="Status"):

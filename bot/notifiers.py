@@ -24,11 +24,13 @@ returns the first message instead of posting a duplicate when a send is retried 
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import httpx
 
+from bot.chart_attachments import ChartFor, attach_charts, repo_charts
 from bot.config import Config, ConfigError
 from bot.delivery import DestinationGone, PermanentDeliveryError, Planned, TransientDeliveryError
 from bot.discord_webhook import (
@@ -102,8 +104,10 @@ class WebhookNotifier:
 
     def __init__(self, url: str, *, api_base: str = DEFAULT_API_BASE, name: str = "discord_webhook",
                  role_pings: dict[str, list[str]] | None = None, labels_for: LabelsFor | None = None,
-                 backoff_base: float = 1.0, timeout: float = 20.0, client: httpx.AsyncClient | None = None) -> None:
+                 backoff_base: float = 1.0, timeout: float = 20.0, client: httpx.AsyncClient | None = None,
+                 chart_for: ChartFor | None = None) -> None:
         self.name = name
+        self.chart_for = chart_for
         self.url = normalise_webhook_url(url, api_base)  # ValueError (token redacted) for a malformed URL
         self.fingerprint = fingerprint(self.url)
         self.role_pings = dict(role_pings or {})
@@ -115,11 +119,15 @@ class WebhookNotifier:
         return f"WebhookNotifier({self.sender.name})"
 
     def plan(self, events: Sequence[dict[str, Any]]) -> list[Planned]:
-        return plan_payloads(events, self.role_pings, self.labels_for)
+        planned = plan_payloads(events, self.role_pings, self.labels_for)
+        if self.chart_for is not None:
+            attach_charts(planned, events, self.chart_for)
+        return planned
 
     async def send(self, message: dict[str, Any]) -> str | None:
+        payload = {k: v for k, v in message.items() if not k.startswith("_")}
         try:
-            result = await self.sender.send(message)
+            result = await self.sender.send(payload, files=message.get("_files"))
         except WebhookGone as exc:
             raise DestinationGone(str(exc)) from None
         except PermanentError as exc:
@@ -170,7 +178,7 @@ class BotChannelNotifier:
 
     def __init__(self, channel_id: str | int, *, client: "discord.Client | None" = None, token: str | None = None,
                  name: str = "discord_bot", role_pings: dict[str, list[str]] | None = None,
-                 labels_for: LabelsFor | None = None) -> None:
+                 labels_for: LabelsFor | None = None, chart_for: ChartFor | None = None) -> None:
         if client is None and not token:
             raise ValueError("a bot channel needs the running bot or a token")
         self.name = name
@@ -178,12 +186,15 @@ class BotChannelNotifier:
         self.fingerprint = fingerprint(f"channel:{self.channel_id}")
         self.role_pings = dict(role_pings or {})
         self.labels_for = labels_for
+        self.chart_for = chart_for
         self._client = client
         self._token = token
         self._owns_client = client is None
 
     def plan(self, events: Sequence[dict[str, Any]]) -> list[Planned]:
         planned = plan_payloads(events, self.role_pings, self.labels_for)
+        if self.chart_for is not None:
+            attach_charts(planned, events, self.chart_for)
         for p in planned:  # the first event id of each message feeds its nonce
             p.message = {**p.message, "_first_event": str(events[p.indexes[0]].get("id"))}
         return planned
@@ -213,7 +224,8 @@ class BotChannelNotifier:
         nonce = nonce_for(outbox_ids[0], message.get("_first_event", "")) if outbox_ids else None
         channel = await self._messageable()
         try:
-            sent = await channel.send(**payload_to_discord(payload), nonce=nonce)
+            files = [discord.File(io.BytesIO(png), filename=name) for name, png, _ in message.get("_files") or []]
+            sent = await channel.send(**payload_to_discord(payload), nonce=nonce, **({"files": files} if files else {}))
         except discord.NotFound as exc:
             raise DestinationGone(f"channel {self.channel_id} is gone: HTTP 404, code {exc.code}: {exc.text}") from None
         except discord.Forbidden as exc:
@@ -248,23 +260,24 @@ def discord_notifier(cfg: Config, name: str, *, repo: "Repo | None" = None,
     configured and none is given); ``client`` is the running bot, if any.
     """
     d = cfg.discord
-    if d.role_pings and repo is None:
+    if (d.role_pings or d.charts) and repo is None:
         from storage.db import connect
         from storage.repo import Repo
 
         repo = Repo(connect(cfg.db_path))
     labels_for = repo_labels(repo) if repo is not None else None
+    chart_for = repo_charts(repo) if repo is not None and d.charts else None
     if name == "discord_webhook" and d.webhook_url:
         try:
             return WebhookNotifier(d.webhook_url, api_base=d.api_base, name=name, role_pings=d.role_pings,
                                    labels_for=labels_for, backoff_base=max(cfg.http.backoff_s, 0.0),
-                                   timeout=cfg.http.timeout_s)
+                                   timeout=cfg.http.timeout_s, chart_for=chart_for)
         except ValueError as exc:  # the message never contains the token
             raise ConfigError(f"{cfg.source} [discord].webhook_url: {exc}") from None
     if name == "discord_bot" and d.channel_id and (client is not None or d.token):
         use_api_base(d.api_base)
         return BotChannelNotifier(d.channel_id, client=client, token=d.token, name=name, role_pings=d.role_pings,
-                                  labels_for=labels_for)
+                                  labels_for=labels_for, chart_for=chart_for)
     log.warning("destination %s is not fully configured; skipped", name)
     return None
 

@@ -255,6 +255,10 @@ async def test_trial_dossier_after_a_change(bot, server):
     assert history.startswith("**status**: RECRUITING → ACTIVE\\_NOT\\_RECRUITING, 1 change(s)")
     assert "**enrollment**: 66 ESTIMATED → 70 ACTUAL, 1 change(s)" in history
     assert "countries" not in history  # seen, never changed: not part of the story
+    # The enrollment chart comes along as an attachment the embed shows.
+    assert embed["image"]["url"] == "attachment://chart.png"
+    chart = said(interaction)["file"]
+    assert chart.filename == "chart.png" and chart.fp.read(8) == b"\x89PNG\r\n\x1a\n"
 
     unknown = fake_interaction()
     await trials.trial.callback(trials, unknown, "NCT00000000")

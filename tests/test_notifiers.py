@@ -401,3 +401,21 @@ def test_nonce_is_stable_short_and_distinct():
 
 def test_transient_error_carries_its_wait():
     assert TransientDeliveryError("x", retry_after=3.5).retry_after == 3.5
+
+
+def test_enrollment_events_carry_the_trial_chart(server, standin, tmp_path, capsys):
+    cfg = write_config(tmp_path, server, standin.url, standin.api_base, console=False)
+    serve(server, study("NCT09990001", count=30, count_type="ACTUAL"), [])
+    assert check(cfg, capsys)[0] == 0
+    serve(server, study("NCT09990001", count=38, count_type="ACTUAL", status="ACTIVE_NOT_RECRUITING"), [])
+    assert check(cfg, capsys)[0] == 0
+    [message] = standin.messages
+    assert [a["filename"] for a in message["attachments"]] == ["chart-0.png"]
+    by_kind = {e["author"]["name"].split(" ·")[0]: e for e in message["embeds"]}
+    assert by_kind["Enrollment changed"]["image"] == {"url": "attachment://chart-0.png"}
+    assert "image" not in by_kind["Status changed"]  # one chart, on the enrollment event only
+    # Turned off in the config: no attachment.
+    cfg.write_text(cfg.read_text().replace("[discord]\n", "[discord]\ncharts = false\n"))
+    serve(server, study("NCT09990001", count=45, count_type="ACTUAL", status="ACTIVE_NOT_RECRUITING"), [])
+    assert check(cfg, capsys)[0] == 0
+    assert standin.messages[-1]["attachments"] == []
