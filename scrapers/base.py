@@ -166,6 +166,27 @@ class Source:
         return None
 
 
+def validate_trial_or_search(keys: Any, *, kind: str, search_key: str, trial_example: str,
+                             search_example: str, check_trial: Any, check_search: Any) -> None:
+    """The one shape of a registry watch: a single trial (``trial``) or a search (``search_key``),
+    never both, never neither, with ``follow`` allowed on a search; every error names the key."""
+    check_follow(dict(keys), search_key, kind)
+    unknown = sorted(set(keys) - {"trial", search_key, "follow"})
+    if unknown:
+        raise UnsupportedWatch(f"{kind} watch has unknown key(s) {', '.join(map(repr, unknown))}: use either "
+                               f"trial = \"{trial_example}\" or {search_key} = {{ … }}")
+    if "trial" in keys and search_key in keys:
+        raise UnsupportedWatch(f"{kind} watch has both 'trial' and '{search_key}': use one (a single trial, "
+                               "or a search)")
+    if "trial" in keys:
+        check_trial(keys)
+    elif search_key in keys:
+        check_search(keys)
+    else:
+        raise UnsupportedWatch(f"{kind} watch needs either trial = \"{trial_example}\" or "
+                               f"{search_key} = {{ {search_example} }}")
+
+
 def check_follow(keys: dict[str, Any], search_key: str, kind: str) -> None:
     """``follow = true`` on a search watch: every trial it finds gets a single-trial watch of its own."""
     if "follow" not in keys:

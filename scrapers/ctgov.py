@@ -34,7 +34,7 @@ from scrapers.base import (
     Source,
     UnsupportedWatch,
     WatchSpec,
-    check_follow,
+    validate_trial_or_search,
 )
 from scrapers.text import clean_text
 
@@ -339,25 +339,9 @@ def _search_params(keys: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _validate(keys: Mapping[str, Any]) -> None:
-    check_follow(dict(keys), "params", "ctgov")
-    unknown = sorted(set(keys) - {"trial", "params", "follow"})
-    if unknown:
-        raise UnsupportedWatch(
-            f"ctgov watch has unknown key(s) {', '.join(map(repr, unknown))}: "
-            "use either trial = \"NCT…\" or params = { … }"
-        )
-    if "trial" in keys and "params" in keys:
-        raise UnsupportedWatch(
-            "ctgov watch has both 'trial' and 'params': use one (a single trial, or a search)"
-        )
-    if "trial" in keys:
-        _trial_key(keys)
-    elif "params" in keys:
-        _search_params(keys)
-    else:
-        raise UnsupportedWatch(
-            "ctgov watch needs either trial = \"NCT01234567\" or params = { \"query.cond\" = \"…\" }"
-        )
+    validate_trial_or_search(keys, kind="ctgov", search_key="params", trial_example="NCT01234567",
+                             search_example='"query.cond" = "…"', check_trial=_trial_key,
+                             check_search=_search_params)
 
 
 # --------------------------------------------------------------------------- the source

@@ -38,7 +38,7 @@ from scrapers.base import (
     Source,
     UnsupportedWatch,
     WatchSpec,
-    check_follow,
+    validate_trial_or_search,
 )
 from scrapers.text import clean_text
 
@@ -648,26 +648,9 @@ def search_criteria(keys: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def validate_keys(keys: Mapping[str, Any]) -> None:
-    check_follow(dict(keys), "criteria", "ctis")
-    unknown = sorted(set(keys) - {"trial", "criteria", "follow"})
-    if unknown:
-        raise UnsupportedWatch(
-            f"ctis watch has unknown key(s) {', '.join(map(repr, unknown))}: use either "
-            'trial = "YYYY-NNNNNN-NN-NN" or criteria = { … }'
-        )
-    if "trial" in keys and "criteria" in keys:
-        raise UnsupportedWatch(
-            "ctis watch has both 'trial' and 'criteria': use one (a single trial, or a search)"
-        )
-    if "trial" in keys:
-        trial_number(keys)
-    elif "criteria" in keys:
-        search_criteria(keys)
-    else:
-        raise UnsupportedWatch(
-            'ctis watch needs either trial = "2024-512500-19-00" or '
-            'criteria = { containAll = "…", medicalCondition = "…" }'
-        )
+    validate_trial_or_search(keys, kind="ctis", search_key="criteria", trial_example="2024-512500-19-00",
+                             search_example='containAll = "…", medicalCondition = "…"', check_trial=trial_number,
+                             check_search=search_criteria)
 
 
 def search_body(criteria: Mapping[str, Any], *, page: int, size: int, sort: str) -> dict[str, Any]:
