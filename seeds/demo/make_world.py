@@ -151,6 +151,7 @@ def ctis_routes(day: str) -> list[Route]:
 THREAD = xenforo_world.Thread("Norway: Plasma cell aimed treatment with daratumumab in ME/CFS (ResetME) - "
                               "Haukeland University Hospital", engine="xf2", prefix="Open", id=44450,
                               board_tz="Europe/London")
+PUBLISHED: dict[int, str] = {}  # page → the markup an earlier step already serves
 CONFERENCE_POST = ("Fluge gave an update at the conference today. 45 of the 66 patients have now been enrolled, "
                    "with 20 completing the initial 8-week follow-up. Results are not expected before 2028.")
 
@@ -158,14 +159,18 @@ CONFERENCE_POST = ("Fluge gave an update at the conference today. 45 of the 66 p
 def forum_routes(day: str) -> list[Route]:
     if day == "day1":
         THREAD.posts[:] = []
-        THREAD.add(25)
+        THREAD.add(24)
     elif day == "day2":
         THREAD.add(1, author="Hutan", text=CONFERENCE_POST)
         THREAD.add(1, author="Trish", text="Thank you for posting this. Good to hear recruitment is going well.")
     last = THREAD.last_page
     routes = []
     for page in range(1, last + 1):
-        rel = write(f"forum/thread_{day}_page{page}.html", THREAD.render(page, ROOT))
+        html = THREAD.render(page, ROOT)
+        if PUBLISHED.get(page) == html:
+            continue  # unchanged since an earlier step, which still serves it
+        PUBLISHED[page] = html
+        rel = write(f"forum/thread_{day}_page{page}.html", html)
         routes.append(Route(THREAD.path(page), rel, content_type="text/html; charset=utf-8"))
     location = "{server}" + THREAD.path(last)
     for page in [*range(last + 1, last + 4), 9999]:
