@@ -19,6 +19,7 @@ seen, only when updated since): :mod:`scrapers.ctgov_batch`.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
@@ -107,6 +108,8 @@ def decode_json(body: bytes) -> Any:
         ) from None
     except UnicodeDecodeError as exc:
         raise ParseError(f"ClinicalTrials.gov response is not UTF-8 text: {exc.reason}") from None
+    except RecursionError:
+        raise ParseError("ClinicalTrials.gov response is JSON nested too deeply to be a study") from None
 
 
 def parse(body: bytes, url: str | None = None) -> ParseResult:
@@ -235,8 +238,9 @@ def _enrollment(design: dict[str, Any]) -> dict[str, Any] | None:
     if not info:
         return None
     count = info.get("count")
-    if isinstance(count, bool) or not isinstance(count, (int, float)) or count != int(count):
-        count = None
+    if (isinstance(count, bool) or not isinstance(count, (int, float)) or not math.isfinite(count)
+            or count != int(count)):
+        count = None  # NaN, 1e400 and fractions are not a head count
     return {"count": None if count is None else int(count), "type": _text(info.get("type"))}
 
 

@@ -251,7 +251,7 @@ def _take_study(study: Any, index: int, wanted: set[str], answer: _Answer, norma
     ident = _ids_of(study)
     try:
         item = normalise(study) if isinstance(study, dict) else None
-    except ParseError as exc:
+    except Exception as exc:  # ParseError, or anything an odd record provokes: it fails only its own watch
         asked = [i for i in ident if i in wanted]
         if not asked:
             raise ParseError(f"studies[{index}] of a ClinicalTrials.gov batch answer cannot be read: {exc}") from None
@@ -263,8 +263,7 @@ def _take_study(study: Any, index: int, wanted: set[str], answer: _Answer, norma
                          f"got {_shape(study)}")
     if item.key in wanted:
         answer.items.setdefault(item.key, item)
-        return
-    for alias in item.fields.get("aliases") or []:
+    for alias in item.fields.get("aliases") or []:  # also a watch on an old alias of this record
         if alias in wanted and alias not in answer.items:
             answer.items[alias] = item
             answer.aliases[alias] = item.key

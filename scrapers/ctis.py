@@ -535,6 +535,8 @@ def decode_json(body: bytes, url: str | None = None) -> Any:
         return json.loads(stripped)
     except UnicodeDecodeError as exc:
         raise ParseError(f"CTIS response{where} is not UTF-8 text: {exc.reason}") from None
+    except RecursionError:
+        raise ParseError(f"CTIS response{where} is JSON nested too deeply to be a trial record") from None
     except json.JSONDecodeError as exc:
         raise ParseError(
             f"CTIS response{where} is truncated or invalid JSON at line {exc.lineno} "

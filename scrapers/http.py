@@ -295,6 +295,8 @@ def loads_json(body: bytes | str, *, where: str = "the response") -> Any:
         raise ParseError(f"{where} is HTML/XML where JSON was expected (it starts with {stripped[:40]!r})")
     try:
         return _json.loads(text)
+    except RecursionError:
+        raise ParseError(f"{where} is JSON nested too deeply to be read") from None
     except _json.JSONDecodeError as exc:
         at_byte = len(text[: exc.pos].encode("utf-8"))
         if exc.msg.startswith("Unterminated string") or exc.pos >= len(text.rstrip()):

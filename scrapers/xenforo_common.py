@@ -98,7 +98,12 @@ class Page:
         if not href:
             return None
         href = href.strip()
-        return urljoin(self.base, href) if self.base else href
+        if not self.base:
+            return href
+        try:
+            return urljoin(self.base, href)
+        except ValueError:  # "http://[oops/x.png" in a post: keep the text as written, never fail the page
+            return href
 
     def is_post(self, tag: Tag) -> bool:
         if self.engine == "xf2":

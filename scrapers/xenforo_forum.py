@@ -214,7 +214,10 @@ def parse_forum_feed(xml: bytes | str, url: str | None = None) -> ParseResult:
         title = clean_text(_child_text(entry, "title")) or None
         link = _child_text(entry, "link") or None
         if link and url:
-            link = urljoin(url, link)
+            try:
+                link = urljoin(url, link)
+            except ValueError:  # a malformed <link>: keep it as written (the guid still names the thread)
+                pass
         guid = _child_text(entry, "guid")
         key = guid if guid.isdigit() else thread_id_from_url(link)
         if not key:

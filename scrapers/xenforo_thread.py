@@ -62,7 +62,7 @@ def _json_ld_posting(soup: BeautifulSoup) -> dict[str, Any] | None:
     for script in soup.find_all("script", type="application/ld+json"):
         try:
             data = json.loads(script.string or script.get_text() or "")
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, RecursionError):
             continue
         stack = [data]
         while stack:

@@ -572,3 +572,18 @@ async def test_html_answer_fails_the_watch_not_the_items(httpserver: HTTPServer,
     watch = WatchSpec(id="s", kind="ctgov", keys={"params": {"query.cond": "ME/CFS"}})
     with pytest.raises((FetchError, ParseError)):
         await _source(httpserver).fetch(watch, fetcher, FetchState(cursor={"since": "2026-03-01"}))
+
+
+@pytest.mark.parametrize("count", ["1e400", "NaN", "2.5"])
+def test_counts_json_can_hold_but_a_head_count_cannot_are_null(count: str) -> None:
+    doc = _study()
+    doc["protocolSection"]["designModule"] = {"enrollmentInfo": {"count": 66, "type": "ACTUAL"}}
+    body = json.dumps(doc).replace('"count": 66', f'"count": {count}').encode()
+    assert b'"count": ' + count.encode() in body
+    item = parse(body).items[0]
+    assert item.fields["enrollment"]["count"] is None
+
+
+def test_json_nested_too_deeply_is_a_parse_error() -> None:
+    with pytest.raises(ParseError, match="nested too deeply"):
+        parse(b"[" * 100_000 + b"]" * 100_000)

@@ -173,3 +173,25 @@ def test_a_lone_trial_is_not_batched():
     assert plan_batches("http://h", [("NCT00000001", None)], fields="f", overlap_days=2) == []
     one_known = [("NCT00000001", date(2026, 1, 1)), ("NCT00000002", None)]
     assert plan_batches("http://h", one_known, fields="f", overlap_days=2) == []
+
+
+def test_a_record_asked_for_by_its_id_and_by_an_old_alias_reaches_both_watches():
+    from scrapers.ctgov import normalise_study
+
+    merged = study("NCT09990002", acronym=None)
+    merged["protocolSection"]["identificationModule"]["nctIdAliases"] = ["NCT09990001"]
+    answer = batching._Answer()
+    batching._take_study(merged, 0, {"NCT09990001", "NCT09990002"}, answer, normalise_study)
+    assert set(answer.items) == {"NCT09990001", "NCT09990002"}
+    assert answer.aliases == {"NCT09990001": "NCT09990002"}
+
+
+def test_an_unreadable_study_fails_only_its_own_watch():
+    odd = study("NCT09990003", acronym=None)
+    answer = batching._Answer()
+
+    def explode(doc):
+        raise OverflowError("cannot convert float infinity to integer")
+
+    batching._take_study(odd, 0, {"NCT09990003", "NCT09990004"}, answer, explode)
+    assert list(answer.errors) == ["NCT09990003"] and "infinity" in answer.errors["NCT09990003"]

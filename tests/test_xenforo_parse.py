@@ -538,3 +538,18 @@ def test_thread_page_url_rejects_bad_input() -> None:
 )
 def test_thread_id_from_url(url: str | None, expected: str | None) -> None:
     assert thread_id_from_url(url) == expected
+
+
+def test_a_malformed_url_in_a_post_never_breaks_the_page() -> None:
+    """``urljoin`` raises on "http://[oops/…": one odd post must not stop a thread watch for good."""
+    html = (FIXTURES / "xf2_thread_trial_page2of5.html").read_text(encoding="utf-8")
+    bad = ('<img class="bbImage" src="http://[oops/x.png" alt="x" />'
+           '<div class="bbCodeBlock bbCodeBlock--unfurl" data-url="http://[oops/">preview</div>')
+    broken = html.replace('<div class="bbWrapper">', '<div class="bbWrapper">' + bad, 1)
+    assert broken != html
+    url = "https://forum.example.org/threads/trial.44450/page-2"
+    good, odd = parse_thread_page(html, url), parse_thread_page(broken, url)
+    assert [i.key for i in odd.items] == [i.key for i in good.items]
+    feed = ('<?xml version="1.0"?><rss version="2.0"><channel><title>f</title><item><title>T</title>'
+            '<link>http://[::1</link><guid isPermaLink="false">123</guid></item></channel></rss>')
+    assert [i.key for i in parse_forum_feed(feed, "https://forum.example.org/forums/-/index.rss").items] == ["123"]
