@@ -194,6 +194,7 @@ def cmd_check(args: argparse.Namespace, cfg: Config) -> int:
 
 async def _check(args: argparse.Namespace, cfg: Config) -> int:
     from bot.delivery import Delivery
+    from bot.lock import service_running
     from bot.pipeline import Checker
     from scrapers.http import Fetcher
 
@@ -213,6 +214,11 @@ async def _check(args: argparse.Namespace, cfg: Config) -> int:
     new_events = [ev for r in reports for ev in r.events]
     delivery_reports: dict[str, Any] = {}
     if args.dry_run:
+        _print_events(new_events, args.json)
+    elif service_running(cfg.db_path):
+        # `trialwatch run` delivers from this database: two delivery loops would send rows twice.
+        log.info("trialwatch run is running on %s: it delivers these events; printing them here only",
+                 cfg.db_path)
         _print_events(new_events, args.json)
     else:
         notifiers = build_notifiers(cfg, as_json=args.json)

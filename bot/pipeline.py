@@ -225,6 +225,11 @@ class Checker:
         return any(w.kind == spec.kind and w.keys == spec.keys for w in self.repo.list_watches())
 
     def _fail(self, watch: WatchSpec, report: WatchReport, error: str, dry_run: bool) -> None:
+        if not dry_run and self.repo.get_watch(watch.id) is None:
+            # Removed (e.g. /watch remove) while it was being checked: nothing left to record against.
+            report.status, report.error = "removed", "the watch was removed during its check; nothing saved"
+            report.stage("save", report.error)
+            return
         report.status, report.error = "error", error
         report.stage("error", error)
         if dry_run:

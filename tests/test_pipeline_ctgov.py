@@ -276,3 +276,28 @@ def test_empty_search_where_there_were_results_is_an_error_not_removals(server, 
     # ... and a study that drops out of a search is not news, nor is its return.
     server.route("GET", "/ctgov/studies", Reply(body=search_page(study("NCT09990002", acronym=None))))
     assert [e["kind"] for e in run_check(cfg, capsys)[1]] == ["new_trial"]
+
+
+async def test_a_watch_removed_during_its_check_ends_quietly(server, tmp_path):
+    """/watch remove while a check of the same watch is in flight: no exception escapes the check."""
+    import asyncio
+
+    from bot.config import load_config
+    from bot.pipeline import Checker
+    from scrapers.http import Fetcher
+    from storage.db import connect
+    from storage.repo import Repo
+
+    cfg = load_config(write_config(tmp_path, server, WATCHES))
+    repo = Repo(connect(cfg.db_path))
+    for w in cfg.watches:
+        repo.upsert_watch(w, origin="config")
+    server.route("GET", "/ctgov/studies/NCT09990001", Reply(body=study("NCT09990001"), delay_s=0.3))
+    async with Fetcher(cfg.http) as fetcher:
+        checker = Checker(cfg, repo, fetcher)
+        task = asyncio.ensure_future(checker.check_watch(cfg.watches[0]))
+        await asyncio.sleep(0.1)
+        repo.remove_watch("resetme")
+        report = await task
+    assert report.status == "removed" and not report.failed
+    assert repo.get_watch("resetme") is None and repo.events() == []

@@ -254,3 +254,33 @@ def test_a_refused_bot_token_stops_the_service_with_exit_2(tmp_path, server, mon
     assert "Discord refused the bot token" in caplog.text
     assert "not-the-token" not in caplog.text
     InstanceLock(cfg.db_path).acquire().release()  # the lock was released
+
+
+def test_check_leaves_delivery_to_a_running_service(tmp_path, server, capsys):
+    """Two delivery loops on one outbox would send rows twice: with `run` holding the database,
+    `check` saves and prints its events, and leaves them pending for the service to deliver."""
+    path = tmp_path / "c.toml"
+    path.write_text(textwrap.dedent(f"""
+        [database]
+        path = "{tmp_path / 'tw.db'}"
+        [http]
+        per_host_rps = 0
+        [sources.ctgov]
+        base_url = "{server.url}/ctgov"
+        [[watch]]
+        id = "resetme"
+        kind = "ctgov"
+        trial = "NCT09990001"
+    """))
+    assert main(["--config", str(path), "-q", "check"]) == 0
+    server.route("GET", "/ctgov/studies/NCT09990001", Reply(body=study("NCT09990001", status="COMPLETED")))
+    lock = InstanceLock(str(tmp_path / "tw.db")).acquire()  # as `trialwatch run` holds it
+    try:
+        assert main(["--config", str(path), "-q", "check", "--json"]) == 0
+    finally:
+        lock.release()
+    [line] = capsys.readouterr().out.splitlines()
+    assert '"status_changed"' in line
+    repo = Repo(connect(tmp_path / "tw.db"))
+    assert [r["status"] for r in repo.db.query("SELECT status FROM outbox")] == ["pending"]
+    repo.db.close()
