@@ -35,7 +35,11 @@ def format_event(ev: dict[str, Any]) -> str:
     who = ev.get("subject") or ev.get("watch") or ""
     title = ev.get("title") or ""
     detail = ev.get("detail") or {}
-    if kind == "results_posted":
+    if kind == "enrollment_reported":
+        what = f"reported enrollment: {_short(ev.get('new'))}"
+        if detail.get("previous"):
+            what += f" (known before: {_short(detail['previous'])})"
+    elif kind == "results_posted":
         first = detail.get("results_first_posted")
         what = "RESULTS POSTED" + (f" (first posted {first})" if first else "")
     elif ev.get("field") and kind not in ("new_trial",):
@@ -47,7 +51,7 @@ def format_event(ev: dict[str, Any]) -> str:
         what = f"new post by {detail.get('author') or '?'}: {text[:160]}{'…' if len(text) > 160 else ''}"
     elif kind == "new_publication":
         what = f"new paper in {detail.get('journal') or '?'} ({detail.get('published') or '?'})"
-    elif kind in ("source_error", "source_recovered"):
+    elif kind in ("source_error", "source_recovered", "destination_stopped"):
         what = f"{kind.replace('_', ' ')}: {detail.get('error') or ''}"
     else:
         what = kind.replace("_", " ")

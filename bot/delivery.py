@@ -193,7 +193,7 @@ class Delivery:
         """One alert event, queued for every other destination, saying a destination was stopped."""
         others = [n for n in self.notifiers if n != name]
         now = utcnow()
-        ev = make_event(kind="source_error", id=f"destination_gone:{name}:{now}", watch=None, source="delivery",
+        ev = make_event(kind="destination_stopped", id=f"destination_gone:{name}:{now}", watch=None, source="delivery",
                         subject=name, trial=None, title=f"Delivery to {name} stopped", url=None, at=now,
                         detail={"error": error, "destination": name})
         with self.repo.db.atomic():

@@ -49,6 +49,7 @@ _HEADLINES = {
     "enrollment_reported": "Enrollment reported",
     "source_error": "Source error",
     "source_recovered": "Source recovered",
+    "destination_stopped": "Delivery stopped",
     "watch_started": "Now watching",
 }
 
@@ -267,6 +268,10 @@ def _enrollment_reported(event: dict[str, Any], embed: dict[str, Any]) -> None:
     embed["description"] = "\n".join(lines)
     if new.get("completed") is not None:
         embed["fields"].append(_field("Completed", str(new["completed"])))
+    previous = detail.get("previous")
+    if isinstance(previous, dict) and any(v is not None for v in previous.values()):
+        embed["fields"].append(_field("Known before", ", ".join(
+            f"{k} {v}" for k, v in previous.items() if v is not None)))
     source = _web_url(detail.get("source_url"))
     if source and source != _web_url(event.get("url")):
         embed["fields"].append(_field("Source", source, inline=False))
@@ -359,7 +364,7 @@ def _source_state(event: dict[str, Any], embed: dict[str, Any]) -> None:
     kind = event.get("kind")
     error = _detail(event).get("error")
     embed["title"] = f"{_HEADLINES[kind]} — {escape_markdown(event.get('title') or event.get('watch') or '')}"
-    if kind == "source_error":
+    if kind in ("source_error", "destination_stopped"):
         embed["color"] = RED
         embed["description"] = escape_markdown(str(error)) if error else "The source could not be checked."
     else:
@@ -403,6 +408,7 @@ _LAYOUTS = {
     "new_publication": _publication,
     "source_error": _source_state,
     "source_recovered": _source_state,
+    "destination_stopped": _source_state,
 }
 
 

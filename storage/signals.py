@@ -234,6 +234,8 @@ def enrollment_reports(
         old = {name: before.get(name) for name in FIGURES} if before else None
         detail: dict[str, Any] = {"evidence": reported["evidence"], "source_url": item.fields.get("url"),
                                   "tied_by": tied_by}
+        if old:
+            detail["previous"] = old  # the contract's `old` is null for a report; what was known before goes here
         if new["target"] is None and before and before.get("target") is not None:
             detail["target"] = before["target"]  # what a progress bar needs
         if reported["recruitment_complete"]:
@@ -243,7 +245,7 @@ def enrollment_reports(
                                          {**new, "recruitment_complete": reported["recruitment_complete"]}),
             watch=watch, source=source, subject=item.key, trial=trial,
             title=trial_name(trial) or item.fields.get("title"), url=item.fields.get("url"), at=now,
-            field="enrollment", old=old, new=new, detail=detail)
+            field="enrollment", old=None, new=new, detail=detail)
         state[trial] = merge_state(before, reported)
         reports.append(Report(event, state[trial]))
     return reports
@@ -328,7 +330,8 @@ def note_reported_enrollment(db: Database, declared: Sequence[DeclaredTrial], wa
     for report in reports:
         ev = report.event
         diff.events.append(ev)
-        diff.history.append(Change(ev["subject"], HISTORY_FIELD, ev["old"], report.state, ev["trial"], ev["id"]))
+        diff.history.append(Change(ev["subject"], HISTORY_FIELD, ev["detail"].get("previous"), report.state,
+                                   ev["trial"], ev["id"]))
     return len(reports)
 
 

@@ -24,7 +24,7 @@ def test_demo_prints_the_expected_events(tmp_path):
         "2025-599999-99-00 status: Ongoing, recruiting → Ongoing, recruitment ended",
         "NCT09990001 RESULTS POSTED (first posted 2028-02-01)",
         "new post by Hutan: Fluge gave an update at the conference today. 45 of the 66 patients",
-        "enrollment: target 66 → 45 enrolled, target 66, 20 completed — ResetME",
+        "reported enrollment: 45 enrolled, target 66, 20 completed (known before: target 66) — ResetME",
         "PMID:49990002 new paper in Front Med (Lausanne) (2028-02-01)",
         "reported: completed 20, enrolled 45, target 66",
         "── Dossier: ResetME (NCT09990001, 2025-599999-99-00) ──",

@@ -152,7 +152,9 @@ def test_reported_enrollment_ties_by_id_else_by_label() -> None:
     events = reported_enrollment(items, item_kind="entry", watch="w", source="feed", now="2026-11-05T10:00:00Z",
                                  key_for_id=ids.get, label_trial="resetme", known=known.get,
                                  trial_name={"resetme": "ResetME"}.get)
-    assert [(e["subject"], e["trial"], e["old"], e["new"], e["detail"]["tied_by"]) for e in events] == [
+    # The contract's `old` is null for a report; what was known before is in detail.previous.
+    assert all(e["old"] is None for e in events)
+    assert [(e["subject"], e["trial"], e["detail"].get("previous"), e["new"], e["detail"]["tied_by"]) for e in events] == [
         ("1", "resetme", {"enrolled": 38, "target": 66, "completed": 17}, {"enrolled": 45, "target": 66, "completed": None},
          "label"),
         ("2", "NCT09990001", {"enrolled": None, "target": 66, "completed": None},
@@ -255,9 +257,9 @@ def test_feed_entry_with_newer_figures_for_a_labelled_watch(server, tmp_path, ca
     assert {k: v for k, v in reported.items() if k not in ("id", "at")} == {
         "kind": "enrollment_reported", "watch": "forum-news", "source": "feed", "subject": "102",
         "trial": "resetme", "title": "ResetME", "url": f"{FORUM}/threads/thread.102/", "field": "enrollment",
-        "old": {"enrolled": 38, "target": 66, "completed": 17}, "new": {"enrolled": 45, "target": 66, "completed": None},
+        "old": None, "new": {"enrolled": 45, "target": 66, "completed": None},
         "detail": {"evidence": NEWER, "source_url": f"{FORUM}/threads/thread.102/", "tied_by": "label",
-                   "trial_ids": ["resetme"]}}
+                   "previous": {"enrolled": 38, "target": 66, "completed": 17}, "trial_ids": ["resetme"]}}
 
     # The seed's own figures again (a new entry quoting the conference): a new entry, no enrollment news.
     third = Post(103, "Recap", CONFERENCE)
@@ -323,10 +325,10 @@ def test_abstract_tied_to_a_registry_trial_by_its_id(server, tmp_path, capsys) -
         ("enrollment_reported", "MED:49990002")]
     reported = events[2]
     assert (reported["trial"], reported["title"], reported["old"], reported["new"]) == (
-        "NCT09990001", "RESETME", {"enrolled": None, "target": 66, "completed": None},
-        {"enrolled": 50, "target": 66, "completed": None})
+        "NCT09990001", "RESETME", None, {"enrolled": 50, "target": 66, "completed": None})
     assert reported["detail"] == {"evidence": "We have now enrolled 50 of the planned 66 participants.",
                                   "source_url": "https://europepmc.org/article/MED/49990002", "tied_by": "trial_id",
+                                  "previous": {"enrolled": None, "target": 66, "completed": None},
                                   "trial_ids": ["NCT09990001"]}
 
 
