@@ -15,13 +15,26 @@ from typing import Any, Callable
 
 from bot.config import Config
 from scrapers.base import FetchOutcome, FetchState, Item, ParseError, Source, UnsupportedWatch, WatchSpec, source_for
-from scrapers.http import Fetcher, FetchError, describe
+from scrapers.http import Fetcher, FetchError, GuardedFetcher, describe, redact_url
 from storage.diff import SPECS, DiffResult, diff_items, make_event
 from storage.identity import Identity
 from storage.repo import Health, Repo, utcnow
 from storage.signals import note_reported_enrollment
 
 log = logging.getLogger("trialwatch.pipeline")
+
+#: watch kinds whose target is a URL the user gave (registries' hosts come from the config)
+URL_KINDS = frozenset({"xenforo_thread", "xenforo_forum", "feed"})
+
+
+async def public_url_guard(url: str) -> None:
+    """Refuse a URL that is, or resolves to, a private, loopback or link-local address."""
+    from bot.urlsafety import UnsafeURL, check_url
+
+    try:
+        await check_url(url)
+    except UnsafeURL as exc:
+        raise FetchError("invalid_url", f"refused to fetch {redact_url(url)}: {exc}", url=url) from None
 
 
 
@@ -138,7 +151,7 @@ class Checker:
         health = cycle.health[watch.id] if cycle and watch.id in cycle.health else self.repo.health(watch.id)
         baseline = health.last_success is None
         started = time.monotonic()
-        outcome: FetchOutcome = await source.fetch(watch, self.fetcher, health.state)
+        outcome: FetchOutcome = await source.fetch(watch, self._fetcher_for(watch), health.state)
         report.requests, report.bytes = outcome.requests, outcome.bytes
         report.duration_ms = int((time.monotonic() - started) * 1000)
         status = f"HTTP {outcome.http_status}" if outcome.http_status else "fetched"
@@ -214,7 +227,9 @@ class Checker:
                 continue
             if self._already_followed(spec):
                 continue
-            self.repo.upsert_watch(spec, origin="follow")
+            # a watch followed from one added on Discord inherits its restriction to public addresses
+            origin = "discord" if self.repo.watch_origin(watch.id) == "discord" else "follow"
+            self.repo.upsert_watch(spec, origin=origin)
             created.append(spec.id)
             if len(created) >= self.MAX_FOLLOWS_PER_CHECK:
                 break
@@ -223,6 +238,15 @@ class Checker:
     def _already_followed(self, spec: WatchSpec) -> bool:
         """A watch of the same kind on the same target exists already (e.g. pinned in the config)."""
         return any(w.kind == spec.kind and w.keys == spec.keys for w in self.repo.list_watches())
+
+    def _fetcher_for(self, watch: WatchSpec) -> Any:
+        """The shared fetcher; for a URL watch added from Discord, one that refuses private addresses on
+        every request and redirect hop (the URL was checked when added, but a public page may redirect
+        to 169.254.169.254 or a host may later resolve elsewhere)."""
+        if (watch.kind not in URL_KINDS or self.cfg.security.allow_private_urls
+                or self.repo.watch_origin(watch.id) != "discord"):
+            return self.fetcher
+        return GuardedFetcher(self.fetcher, public_url_guard)
 
     def _fail(self, watch: WatchSpec, report: WatchReport, error: str, dry_run: bool) -> None:
         if not dry_run and self.repo.get_watch(watch.id) is None:

@@ -30,7 +30,7 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -494,6 +494,40 @@ class _HostGate:
     last_start: float = float("-inf")
 
 
+UrlGuard = Callable[[str], Awaitable[None]]
+_GUARD = "trialwatch_url_guard"  # request extension: httpx carries extensions over to redirect hops
+
+
+async def _check_guard(request: httpx.Request) -> None:
+    """httpx request hook: run the request's URL guard, if any, on every hop before it is sent."""
+    guard = request.extensions.get(_GUARD)
+    if guard is not None:
+        await guard(str(request.url))
+
+
+class GuardedFetcher:
+    """The shared :class:`Fetcher` with a URL guard on every request and redirect hop.
+
+    For watches added from Discord: their URLs (and wherever those redirect) may not reach private
+    addresses. Sources use it exactly like a Fetcher.
+    """
+
+    def __init__(self, fetcher: "Fetcher", guard: UrlGuard) -> None:
+        self._fetcher = fetcher
+        self._guard = guard
+        self.settings = fetcher.settings
+        self.stats = fetcher.stats
+
+    async def get(self, url: str, **kwargs: Any) -> Response:
+        return await self._fetcher.request("GET", url, url_guard=self._guard, **kwargs)
+
+    async def post_json(self, url: str, body: Any, **kwargs: Any) -> Response:
+        return await self._fetcher.request("POST", url, json=body, url_guard=self._guard, **kwargs)
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> Response:
+        return await self._fetcher.request(method, url, url_guard=self._guard, **kwargs)
+
+
 class Fetcher:
     """One shared ``httpx.AsyncClient`` with politeness, size cap, retries and conditional GET.
 
@@ -507,6 +541,7 @@ class Fetcher:
         self.stats = FetchStats()
         self._client = httpx.AsyncClient(
             follow_redirects=True,
+            event_hooks={"request": [_check_guard]},
             timeout=httpx.Timeout(self.settings.timeout_s),
             headers={"User-Agent": self.settings.user_agent},
             transport=transport or _LazyTransport(),
@@ -549,8 +584,13 @@ class Fetcher:
         validators: Mapping[str, str] | None = None,
         expect: str = "json",
         headers: Mapping[str, str] | None = None,
+        url_guard: UrlGuard | None = None,
     ) -> Response:
-        """Send one logical request (retrying as configured) and return the complete response."""
+        """Send one logical request (retrying as configured) and return the complete response.
+
+        ``url_guard`` is awaited with every URL the request reaches, redirect hops included, before
+        it is sent; it raises :class:`FetchError` to refuse one (see :class:`GuardedFetcher`).
+        """
         if expect not in _ACCEPT:
             raise ValueError(f"expect must be one of {sorted(_ACCEPT)}, not {expect!r}")
         host = _host_of(url)
@@ -560,7 +600,8 @@ class Fetcher:
         while True:
             attempt += 1
             try:
-                raw = await self._attempt(method, url, host, params=params, json=json, headers=send_headers)
+                raw = await self._attempt(method, url, host, params=params, json=json, headers=send_headers,
+                                          guard=url_guard)
             except _Retryable as exc:
                 if attempt > self.settings.max_retries:
                     raise self._gave_up(exc, url, attempt) from None
@@ -627,7 +668,8 @@ class Fetcher:
     # -- one attempt ----------------------------------------------------------------------------
 
     async def _attempt(
-        self, method: str, url: str, host: str, *, params: Any, json: Any, headers: dict[str, str]
+        self, method: str, url: str, host: str, *, params: Any, json: Any, headers: dict[str, str],
+        guard: UrlGuard | None = None,
     ) -> _Raw:
         """Wait for our turn at the host, send, and read the (bounded) body."""
         timeout_s = self.settings.timeout_s
@@ -636,7 +678,8 @@ class Fetcher:
             self.stats.requests += 1
             try:
                 async with asyncio.timeout(timeout_s * _TOTAL_TIMEOUT_FACTOR):
-                    async with self._client.stream(method, url, params=params, json=json, headers=headers) as resp:
+                    async with self._client.stream(method, url, params=params, json=json, headers=headers,
+                                                   extensions={_GUARD: guard} if guard else None) as resp:
                         body = await self._read_body(resp, url)
                         return _Raw(str(resp.url), resp.status_code, resp.headers, body, time.monotonic() - started)
             except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:

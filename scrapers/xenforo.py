@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import unicodedata
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
 
 from scrapers.base import FetchOutcome, FetchState, Item, ParseError, ParseResult, Source, UnsupportedWatch, WatchSpec
 from scrapers.http import FetchError
@@ -314,6 +315,8 @@ class XenforoForumSource(Source):
         url = item.fields.get("url")
         if not watch.keys.get("follow") or not url or not self.is_news(item, watch):
             return None
+        if urlsplit(url).hostname != urlsplit(str(watch.keys.get("url") or "")).hostname:
+            return None  # a feed may link anywhere; only the forum's own threads are followed
         keys: dict[str, Any] = {"url": url}
         if watch.keys.get("board_tz"):
             keys["board_tz"] = watch.keys["board_tz"]
