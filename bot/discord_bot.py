@@ -95,12 +95,19 @@ async def answer(interaction: discord.Interaction, content: str | None = None, *
         await interaction.response.send_message(**kwargs)
 
 
+#: /check may run this many times per CHECK_PER_S seconds in one server
+CHECK_RATE, CHECK_PER_S = 3, 60.0
+
+
 def refusal_text(error: app_commands.AppCommandError) -> str | None:
     """What to tell a user whose command was refused by a check (None: not a refusal, a failure)."""
     if isinstance(error, app_commands.MissingPermissions):
         if "manage_guild" in error.missing_permissions:
             return REFUSED_MANAGE
         return f"You are missing a permission for this: {', '.join(error.missing_permissions)}. Nothing was changed."
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return (f"Checked just now; the sources are asked at most {CHECK_RATE} times a minute from here. "
+                f"Try again in {error.retry_after:.0f} s.")
     if isinstance(error, app_commands.NoPrivateMessage):
         return "This command works in a server channel only."
     if isinstance(error, app_commands.CheckFailure):
@@ -210,6 +217,9 @@ class CheckCog(_Cog, name="Check"):
 
     @app_commands.command(name="check", description="Check one watch (or all) now and show every stage")
     @app_commands.describe(watch="a watch id; leave empty to check every enabled watch")
+    # Anyone may ask, but not so often that a channel can hammer the sources (and skip the backoff of
+    # a failing one): a few checks a minute per server.
+    @app_commands.checks.cooldown(CHECK_RATE, CHECK_PER_S, key=lambda i: i.guild_id or i.user.id)
     async def check(self, interaction: discord.Interaction, watch: str | None = None) -> None:
         await interaction.response.defer(thinking=True)
         try:

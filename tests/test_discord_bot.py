@@ -354,3 +354,23 @@ async def test_login_runs_setup_hook_and_publishes_the_commands_once(tmp_path, s
     # A server sync is instant and cheap: every start. Global: only the first time (nothing changed after).
     assert len(puts) == (2 if guild_id else 1)
     await service.close()
+
+
+async def test_check_has_a_per_server_cooldown(bot):
+    from bot.discord_bot import CHECK_RATE, refusal_text
+
+    cmd = bot.tree.get_command("check")
+    from datetime import datetime, timezone
+
+    interaction = fake_interaction(manage_guild=False)
+    interaction.guild_id = 1300000000000000003
+    interaction.created_at = datetime.now(timezone.utc)  # discord.py counts the cooldown from it
+    for _ in range(CHECK_RATE):
+        assert await cmd._check_can_run(interaction)
+    with pytest.raises(app_commands.CommandOnCooldown) as refused:
+        await cmd._check_can_run(interaction)
+    assert "Try again in" in refusal_text(refused.value)
+    other = fake_interaction(manage_guild=False)
+    other.guild_id = 1300000000000000009  # another server has its own allowance
+    other.created_at = interaction.created_at
+    assert await cmd._check_can_run(other)
