@@ -33,10 +33,18 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 from scrapers.base import FetchOutcome, FetchState, Item, ParseError, ParseResult, Source, UnsupportedWatch, WatchSpec
-from scrapers.http import FetchError
+from scrapers.http import FetchError, Response
 from scrapers.xenforo_dates import board_zone
 from scrapers.xenforo_forum import parse_forum
-from scrapers.xenforo_paging import ThreadCursor, can_stop, gone_posts, is_quiet, next_tail, ordered_posts
+from scrapers.xenforo_paging import (
+    ThreadCursor,
+    can_stop,
+    gone_posts,
+    is_quiet,
+    next_tail,
+    ordered_posts,
+    page_fingerprint,
+)
 from scrapers.xenforo_thread import parse_thread_page
 from scrapers.xenforo_urls import canonical_thread_url, thread_id_from_url, thread_page_url
 
@@ -166,9 +174,10 @@ class _ThreadReader:
         self.requests = 0
         self.bytes = 0
         self.status: int | None = None
+        self.fingerprints: dict[int, str] = {}  # page number → page_fingerprint of what was read
 
-    async def read(self, page: int) -> tuple[int, ParseResult]:
-        """One page (XenForo may redirect a page past the end to the last page) → (its number, posts)."""
+    async def download(self, page: int) -> Response:
+        """One page's raw answer (XenForo may redirect a page past the end to the last page)."""
         self.requests += 1
         try:
             resp = await self.fetcher.get(thread_page_url(self.url, page), expect="html")
@@ -176,8 +185,14 @@ class _ThreadReader:
             raise _with_hint(exc) from None
         self.bytes += len(resp.body)
         self.status = resp.status
+        return resp
+
+    async def read(self, page: int, resp: Response | None = None) -> tuple[int, ParseResult]:
+        """One page → (its number, posts); ``resp``: its answer, when already downloaded."""
+        resp = resp or await self.download(page)
         # Big pages (200-300 kB with 20 posts) take tens of milliseconds to parse: off the loop.
         result = await asyncio.to_thread(parse_thread_page, resp.body, resp.url, board_tz=self.board_tz)
+        self.fingerprints[int(result.meta["thread"].get("page") or 1)] = page_fingerprint(resp.body)
         thread = result.meta["thread"]
         if thread.get("id") and thread["id"] != self.thread_id:
             raise ParseError(
@@ -232,7 +247,14 @@ class XenforoThreadSource(Source):
         reader = _ThreadReader(fetcher, url, thread_id, board_tz)
         notes: list[str] = []
 
-        number, first = await reader.read(cursor.last_page or FAR_PAGE)
+        resp = await reader.download(cursor.last_page or FAR_PAGE)
+        if cursor.tail and cursor.fingerprint and page_fingerprint(resp.body) == cursor.fingerprint:
+            # The last page shows the same posts, times and navigation as last time: nothing to parse.
+            return FetchOutcome(result=None, state=FetchState(validators={}, cursor=cursor.to_state()),
+                                not_modified=True, requests=reader.requests, bytes=reader.bytes,
+                                http_status=reader.status,
+                                notes=[f"quiet: page {cursor.last_page} is unchanged (not parsed)"])
+        number, first = await reader.read(cursor.last_page or FAR_PAGE, resp)
         pages = {number: first}
         if cursor.tail and is_quiet(cursor, first):
             top = lowest = number
@@ -269,6 +291,7 @@ class XenforoThreadSource(Source):
             last_ids=[i.key for i in last_page.items],
             reply_count=thread.get("reply_count"),
             tail=next_tail(cursor.tail, ids),
+            fingerprint=reader.fingerprints.get(top),
         )
         return FetchOutcome(
             result=result,

@@ -22,12 +22,15 @@ in from another thread or approved late keep older ids.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from scrapers.base import Item, ParseResult
 
-__all__ = ["TAIL_LIMIT", "ThreadCursor", "can_stop", "gone_posts", "is_quiet", "next_tail", "ordered_posts"]
+__all__ = ["TAIL_LIMIT", "ThreadCursor", "can_stop", "gone_posts", "is_quiet", "next_tail", "ordered_posts",
+           "page_fingerprint"]
 
 #: How many post ids (in thread order, the newest last) the cursor keeps: enough to recognise the
 #: previous end of the thread after any catch-up, small enough to keep the stored state tiny.
@@ -48,6 +51,7 @@ class ThreadCursor:
     last_ids: list[str] = field(default_factory=list)
     reply_count: int | None = None
     tail: list[str] = field(default_factory=list)
+    fingerprint: str | None = None  # page_fingerprint() of the last page as read last time
 
     @classmethod
     def from_state(cls, cursor: dict[str, Any]) -> "ThreadCursor":
@@ -60,6 +64,7 @@ class ThreadCursor:
             last_ids=[str(k) for k in cursor.get("last_ids") or [] if isinstance(k, (str, int))],
             reply_count=replies if isinstance(replies, int) and not isinstance(replies, bool) else None,
             tail=[str(k) for k in cursor.get("tail") or [] if isinstance(k, (str, int))],
+            fingerprint=cursor["fingerprint"] if isinstance(cursor.get("fingerprint"), str) else None,
         )
 
     def to_state(self) -> dict[str, Any]:
@@ -69,7 +74,31 @@ class ThreadCursor:
             "last_ids": list(self.last_ids),
             "reply_count": self.reply_count,
             "tail": list(self.tail),
+            "fingerprint": self.fingerprint,
         }
+
+
+#: What a thread page says about its posts, read from the raw markup without building a document:
+#: post ids (XF2 ``data-content="post-N"``, XF1 ``id="post-N"``), every machine timestamp (post and
+#: edit times), the page navigation (XF1 ``data-page``/``data-last``), the XF2 JSON-LD reply count,
+#: and the text around every "last edited" marker (XF1 shows older edit dates as text only).
+_FINGERPRINT_PARTS = re.compile(
+    rb'data-content="post-\d+"|\bid="post-\d+"|data-time="\d+"|data-(?:page|last)="\d+"'
+    rb'|"userInteractionCount":\s*\d+|(?:message-lastEdit|editDate).{0,300}',
+    re.S,
+)
+
+
+def page_fingerprint(body: bytes) -> str:
+    """A digest of what matters on a thread page, for the quiet check's fast path.
+
+    Equal fingerprints mean the same posts, in the same order, with the same post and edit times,
+    on the same page of a thread just as long: nothing to parse. Anything else the page carries
+    (tokens, relative times, ads, who is online) is left out, so it never forces a parse; when the
+    fingerprint differs the page is parsed as usual. An edit XenForo does not mark (within its
+    grace period) waits for the next change to be stored; edits are never news.
+    """
+    return hashlib.sha1(b"\x00".join(_FINGERPRINT_PARTS.findall(body))).hexdigest()[:20]
 
 
 def is_quiet(cursor: ThreadCursor, page: ParseResult) -> bool:

@@ -269,6 +269,10 @@ def test_a_long_thread_costs_the_same_few_requests(world: World, tmp_path, capsy
     assert pages_asked(world, t) == ["page-9999", "page-20", "page-19"]
     assert check(cfg, capsys) == (0, [])
     assert pages_asked(world, t) == ["page-20"]
+    # A quiet page is recognised from its raw markup, without being parsed.
+    assert main(["--config", str(cfg), "check", "--explain"]) == 0
+    assert "quiet: page 20 is unchanged (not parsed)" in capsys.readouterr().out
+    pages_asked(world, t)
     added = t.add(1)
     world.publish()
     code, events = check(cfg, capsys)
