@@ -16,7 +16,7 @@ from typing import Any, Callable
 from bot.config import Config
 from scrapers.base import FetchOutcome, FetchState, Item, ParseError, Source, UnsupportedWatch, WatchSpec, source_for
 from scrapers.http import Fetcher, FetchError, GuardedFetcher, describe, redact_url
-from storage.diff import SPECS, DiffResult, diff_items, make_event
+from storage.diff import SPECS, DiffResult, canonical, diff_items, make_event
 from storage.identity import Identity
 from storage.repo import Health, Repo, utcnow
 from storage.signals import note_reported_enrollment
@@ -182,7 +182,7 @@ class Checker:
         spec = SPECS[source.item_kind]
         stored = self.repo.load_items(watch.id)
         announce = baseline and self.cfg.check.first_run == "announce"
-        trial_keys = self._trial_keys(source, result.items, write=not dry_run)
+        trial_keys = self._trial_keys(source, result.items, stored, write=not dry_run)
         diff = diff_items(spec, stored, result, watch=watch.id, source=watch.kind, now=now, baseline=baseline,
                           trial_of=lambda item: trial_keys.get(item.key),
                           is_news=lambda item: source.is_news(item, watch))
@@ -211,33 +211,43 @@ class Checker:
         if followed:
             report.stage("follow", f"now following {len(followed)} found item(s): {', '.join(followed)}")
 
-    def _trial_keys(self, source: Source, items: list[Item], *, write: bool) -> dict[str, str | None]:
-        """Item key → canonical trial key, linking registry ids as a side effect (not in a dry run)."""
+    def _trial_keys(self, source: Source, items: list[Item], stored: dict[str, dict[str, Any]], *,
+                    write: bool) -> dict[str, str | None]:
+        """Item key → canonical trial key, linking registry ids as a side effect (not in a dry run).
+
+        An item exactly as stored names no new id: its key is only looked up, so a search's
+        unchanged results cost no write at all.
+        """
         if source.item_kind != "trial":
             return {}
-        resolve = self.identity.resolve if write else self.identity.peek
-        return {item.key: resolve(item.fields) for item in items}
+        keys = {}
+        for item in items:
+            unchanged = stored.get(item.key) == item.fields
+            keys[item.key] = (self.identity.resolve if write and not unchanged else self.identity.peek)(item.fields)
+        return keys
 
     def _follow(self, source: Source, watch: WatchSpec, items: list[Item]) -> list[str]:
         """Create a watch of its own for each found item a ``follow = true`` search has not followed yet."""
         created: list[str] = []
+        taken: set[Any] | None = None  # ids and (kind, target)s of all watches: read once, only when needed
         for item in items:
             spec = source.follow_spec(item, watch)
-            if spec is None or self.repo.get_watch(spec.id) is not None:
+            if spec is None:
                 continue
-            if self._already_followed(spec):
+            if taken is None:
+                watches = self.repo.list_watches()
+                taken = {w.id for w in watches} | {(w.kind, canonical(w.keys)) for w in watches}
+            # the same id, or a watch of the same kind on the same target (e.g. pinned in the config)
+            if spec.id in taken or (spec.kind, canonical(spec.keys)) in taken:
                 continue
             # a watch followed from one added on Discord inherits its restriction to public addresses
             origin = "discord" if self.repo.watch_origin(watch.id) == "discord" else "follow"
             self.repo.upsert_watch(spec, origin=origin)
+            taken |= {spec.id, (spec.kind, canonical(spec.keys))}
             created.append(spec.id)
             if len(created) >= self.MAX_FOLLOWS_PER_CHECK:
                 break
         return created
-
-    def _already_followed(self, spec: WatchSpec) -> bool:
-        """A watch of the same kind on the same target exists already (e.g. pinned in the config)."""
-        return any(w.kind == spec.kind and w.keys == spec.keys for w in self.repo.list_watches())
 
     def _fetcher_for(self, watch: WatchSpec) -> Any:
         """The shared fetcher; for a URL watch added from Discord, one that refuses private addresses on

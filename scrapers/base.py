@@ -187,6 +187,19 @@ def validate_trial_or_search(keys: Any, *, kind: str, search_key: str, trial_exa
                                f"{search_key} = {{ {search_example} }}")
 
 
+def cursor_date(value: Any) -> "date | None":
+    """A date stored in a source's cursor (ISO, possibly a timestamp), or None when absent or unreadable
+    (the source then starts over: a full search)."""
+    from datetime import date
+
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
 def check_follow(keys: dict[str, Any], search_key: str, kind: str) -> None:
     """``follow = true`` on a search watch: every trial it finds gets a single-trial watch of its own."""
     if "follow" not in keys:

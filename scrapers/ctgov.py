@@ -35,6 +35,7 @@ from scrapers.base import (
     Source,
     UnsupportedWatch,
     WatchSpec,
+    cursor_date,
     validate_trial_or_search,
 )
 from scrapers.text import clean_text
@@ -378,7 +379,7 @@ class CtgovSource(Source):
                 nct = _trial_key(watch.keys)
                 # "since" is the trial's, not the watch's: a watch pointed at another trial starts in full
                 known = state.cursor.get("trial") == nct
-                trials.append((nct, _since(state.cursor.get("since")) if known else None))
+                trials.append((nct, cursor_date(state.cursor.get("since")) if known else None))
             except UnsupportedWatch:
                 continue  # reported by its own fetch
         batches = plan_batches(self.base_url, trials, fields=FIELDS_PARAM, overlap_days=OVERLAP_DAYS)
@@ -469,7 +470,7 @@ class CtgovSource(Source):
         params.setdefault(_PAGE_SIZE_KEY, str(DEFAULT_PAGE_SIZE))
         params["fields"] = FIELDS_PARAM
 
-        since = _since(state.cursor.get("since"))
+        since = cursor_date(state.cursor.get("since"))
         if since is None and state.cursor.get("since") is not None:
             notes.append(
                 f"ignored unreadable cursor since={state.cursor.get('since')!r}; ran a full search"
@@ -535,13 +536,3 @@ class CtgovSource(Source):
             http_status=status,
             notes=notes,
         )
-
-
-def _since(value: Any) -> date | None:
-    """The cursor's ISO date, or ``None`` when absent or unreadable (then a full search runs)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        return None

@@ -38,6 +38,7 @@ from scrapers.base import (
     Source,
     UnsupportedWatch,
     WatchSpec,
+    cursor_date,
     validate_trial_or_search,
 )
 from scrapers.text import clean_text
@@ -770,7 +771,7 @@ class CtisSource(Source):
         reports itself incomplete (records it did not reach are unchanged, not gone).
         """
         url = f"{self.base_url}/search"
-        watermark = _watermark(state.cursor.get("watermark"))
+        watermark = cursor_date(state.cursor.get("watermark"))
         floor = watermark - timedelta(days=OVERLAP_DAYS) if watermark else None
         notes: list[str] = []
         if state.cursor.get("watermark") is not None and watermark is None:
@@ -845,12 +846,3 @@ class CtisSource(Source):
             http_status=status,
             notes=notes,
         )
-
-
-def _watermark(value: Any) -> date | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        return None
