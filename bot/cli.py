@@ -395,7 +395,7 @@ def cmd_demo(args: argparse.Namespace, cfg: Config) -> int:
 
 def cmd_signals(args: argparse.Namespace, cfg: Config) -> int:
     """``trialwatch signals FILE|-``: the contract's JSON array of signals (``[]`` when there are none)."""
-    from scrapers.text import find_signals
+    from scrapers.signals import find_signals
 
     try:
         data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()

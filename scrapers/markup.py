@@ -1,7 +1,7 @@
 """HTML fragments → clean text, for feed summaries and paper abstracts.
 
 Feeds and Europe PMC hand us small HTML fragments ("<h4>Background</h4>A &amp; B <i>x</i>",
-"<b>Trial number</b>: …<br />"). People read the text, and :func:`scrapers.text.find_signals`
+"<b>Trial number</b>: …<br />"). People read the text, and :func:`scrapers.signals.find_signals`
 splits it into sentences, so the line structure matters: ``<br>`` and block elements become line
 breaks, inline markup disappears, entities are decoded, scripts and styles are dropped. The result
 goes through :func:`scrapers.text.clean_multiline` (mojibake repair, NFC, whitespace), so a feed

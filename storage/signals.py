@@ -2,7 +2,7 @@
 
 ResetME's figures appear in forum posts, feed entries and abstracts long before any registry shows
 them. After the diff engine has found a check's NEW text items (never during a silent baseline,
-never for an edited item), each one's text is scanned with :func:`scrapers.text.find_signals`:
+never for an edited item), each one's text is scanned with :func:`scrapers.signals.find_signals`:
 
 * **Which trial.** A trial id in the same text ties the mention to that trial, through the
   canonical keys of :class:`storage.identity.Identity`; ids that trialwatch does not know are
@@ -44,7 +44,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from scrapers.base import Item, UnsupportedWatch, WatchSpec, source_for
-from scrapers.text import find_signals
+from scrapers.signals import find_signals
 from storage.diff import Change, DiffResult, canonical, event_id, make_event
 from storage.identity import Identity
 

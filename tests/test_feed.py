@@ -10,7 +10,7 @@ import pytest
 from bot.replay import Reply, ReplayServer
 from scrapers.base import ParseError, UnsupportedWatch
 from scrapers.feed import SUMMARY_CHARS, FeedSource, parse, truncate
-from scrapers.text import find_signals
+from scrapers.signals import find_signals
 from tests.check_helpers import module_server, run_check, server, write_config  # noqa: F401 (fixtures)
 from tests.feed_docs import FORUM, Post, atom, xenforo_rss
 

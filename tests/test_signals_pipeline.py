@@ -19,7 +19,7 @@ from storage.diff import SPECS, diff_items
 from storage.repo import Repo
 from storage.signals import (DeclaredTrial, fits_trial, is_news, merge_signals, note_reported_enrollment,
                              reported_enrollment, sync_declared_trials, trial_for_labels)
-from scrapers.text import find_signals
+from scrapers.signals import find_signals
 from tests.check_helpers import module_server, run_check, server, stored_events, write_config  # noqa: F401 (fixtures)
 from tests.ctgov_docs import study
 from tests.feed_docs import FORUM, Post, xenforo_rss

@@ -1,0 +1,246 @@
+"""The signals of ``trialwatch signals`` (scrapers/signals/): enrollment, results, trial ids, sentences.
+
+Expected outputs are written from reading the sentences and the seed documents, not from the code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scrapers.signals import find_signals
+from scrapers.signals.enrollment import ENROLLMENT_RULES
+from scrapers.signals.sentences import split_sentences
+from scrapers.trial_ids import find_trial_ids
+
+
+def enrollment(evidence: str, enrolled: int | None = None, target: int | None = None,
+               completed: int | None = None, recruitment_complete: bool = False) -> dict[str, Any]:
+    signal: dict[str, Any] = {"kind": "enrollment", "enrolled": enrolled, "target": target,
+                              "completed": completed}
+    if recruitment_complete:
+        signal["recruitment_complete"] = True
+    signal["evidence"] = evidence
+    return signal
+
+
+def results(evidence: str) -> dict[str, Any]:
+    return {"kind": "results", "evidence": evidence}
+
+
+def trial_id(registry: str, ident: str) -> dict[str, str]:
+    return {"kind": "trial_id", "registry": registry, "id": ident}
+
+
+# --- single sentences that carry a signal: (sentence, expected figures or kind) ---------------
+
+S_CONFERENCE = ("At the 2026 conference update, 38 of the 66 patients had reportedly been enrolled, "
+                "with 17 completing the initial 8-week follow-up.")
+
+ENROLLMENT_SENTENCES: list[tuple[str, dict[str, Any]]] = [
+    (S_CONFERENCE, {"enrolled": 38, "target": 66, "completed": 17}),
+    ("The trial has now enrolled 45/66.", {"enrolled": 45, "target": 66}),
+    ("45/66 enrolled as of March.", {"enrolled": 45, "target": 66}),
+    ("Enrollment: 45/66", {"enrolled": 45, "target": 66}),
+    ("45 of 66 participants randomised.", {"enrolled": 45, "target": 66}),
+    ("45 of 66 participants randomized to daratumumab or placebo.", {"enrolled": 45, "target": 66}),
+    ("So far 45 of 66 participants have been included.", {"enrolled": 45, "target": 66}),
+    ("45 of 66 participants recruited across two sites.", {"enrolled": 45, "target": 66}),
+    ("The trial has recruited 50 of the planned 66 participants.", {"enrolled": 50, "target": 66}),
+    ("38 patients have been enrolled out of a target of 66.", {"enrolled": 38, "target": 66}),
+    ("Recruitment is complete.", {"recruitment_complete": True}),
+    ("Recruitment has been completed.", {"recruitment_complete": True}),
+    ("The trial completed recruitment in May 2026.", {"recruitment_complete": True}),
+    ("17 completed follow-up.", {"completed": 17}),
+    ("17 had completed the 8-week follow-up.", {"completed": 17}),
+    ("The trial has a target of 66 participants.", {"target": 66}),
+    ("The study aims to enrol 66 patients.", {"target": 66}),
+    ("Planned enrollment of 66.", {"target": 66}),
+    ("A total of 66 patients will be randomised.", {"target": 66}),
+    ("We have now enrolled 50 patients.", {"enrolled": 50}),
+    ("The pilot enrolled 10 patients.", {"enrolled": 10}),
+    ("Thirty-eight patients have been enrolled so far.", {"enrolled": 38}),
+    ("The open-label pilot included ten female patients.", {"enrolled": 10}),
+    ("The study will involve ten patients.", {"target": 10}),
+]
+
+RESULTS_SENTENCES = [
+    "Results were published in Frontiers in Medicine.",
+    "Results have been posted on ClinicalTrials.gov.",
+    "Results of the ResetME trial were published in 2027.",
+    "The sponsor announced topline results today.",
+    "The primary endpoint was not met.",
+    "The trial met its primary endpoint.",
+    "The trial did not meet its primary endpoint.",
+]
+
+# --- traps: sentences that must yield nothing at all --------------------------------------------
+
+TRAPS = [
+    # cell counts, doses, durations, dates
+    "Inclusion requires NK cells >125 x 10^6/L.",
+    "Patients with NK cells above 125 × 10⁶/L were included.",
+    "Participants completed an 8-week follow-up.",
+    "Treatment lasts 60 weeks.",
+    "The update was presented at the 2026 conference.",
+    "Patients received 16 mg/kg daratumumab.",
+    "Six patients received 1800 mg subcutaneously.",
+    "Enrolled 12/2025.",
+    "created: '2025-07-09'",
+    # responders, scores, percentages, ages, phases
+    "6 of 10 patients responded.",
+    "Six out of the ten patients experienced marked and sustained clinical improvement.",
+    "Five of the 10 enrolled patients responded.",
+    "6 of the 66 patients enrolled responded to treatment.",
+    "For the six responders, the average physical function score (SF-36 PF) increased from 32.2 to 78.3.",
+    "SF-36 PF 32.2 -> 78.3",
+    "70% of patients were enrolled in Bergen.",
+    "Patients aged 18 to 65 years were enrolled.",
+    "Participants aged 18-65 were included.",
+    "Phase 2 patients were enrolled in Bergen.",
+    "They've described ResetME as a phase 2/3 trial previously.",
+    "In 2024, 120 patients were screened.",
+    # counts of other things, pages, phone numbers, bare fractions
+    "The motion passed with 38 of 66 votes.",
+    "Page 3 of 19",
+    "19 of 19",
+    "38 of 66",
+    "Call +47 55 97 50 00 to ask about enrolment.",
+    # ids that are not ids
+    "NCT123 is too short to be a registry number.",
+    "NCT0123456789 has too many digits.",
+    "The DOI is 10.3389/fmed.2025.1607353.",
+    # plans, conditions, negations and questions are not reports
+    "The trial has not yet enrolled 50 patients.",
+    "Recruitment is expected to be complete by 2027.",
+    "Once recruitment is complete, the blinding will be lifted.",
+    "Is recruitment complete?",
+    "The ResetME trial appears to be progressing through recruitment and early follow-up.",
+    "Further updates are expected as the full cohort completes longer follow-up.",
+    "Prior pilot results suggested that a subset of participants experienced marked clinical improvement.",
+    "While results are not yet final, the study provides a serious framework.",
+    "No results have been posted yet.",
+    "Topline results are expected in early 2027.",
+    "If the trial meets its primary endpoint, approval could follow.",
+    "The primary endpoint is SF-36 physical function at week 60.",
+]
+
+
+def test_the_sentence_set_is_mostly_traps() -> None:
+    total = len(ENROLLMENT_SENTENCES) + len(RESULTS_SENTENCES) + len(TRAPS)
+    assert total >= 40 and len(TRAPS) * 2 >= total
+
+
+@pytest.mark.parametrize(("sentence", "figures"), ENROLLMENT_SENTENCES, ids=[s for s, _ in ENROLLMENT_SENTENCES])
+def test_enrollment_sentence(sentence: str, figures: dict[str, Any]) -> None:
+    assert find_signals(sentence) == [enrollment(sentence, **figures)]
+
+
+@pytest.mark.parametrize("sentence", RESULTS_SENTENCES)
+def test_results_sentence(sentence: str) -> None:
+    assert find_signals(sentence) == [results(sentence)]
+
+
+@pytest.mark.parametrize("sentence", TRAPS)
+def test_trap_yields_nothing(sentence: str) -> None:
+    assert find_signals(sentence) == []
+
+
+def test_enrollment_results_and_ids_in_contract_order() -> None:
+    text = ("NCT01234567 update: topline results were announced today. "
+            "Before that, 60 of 66 patients had been enrolled.")
+    assert find_signals(text) == [
+        enrollment("Before that, 60 of 66 patients had been enrolled.", enrolled=60, target=66),
+        results("NCT01234567 update: topline results were announced today."),
+        trial_id("ctgov", "NCT01234567"),
+    ]
+
+
+def test_a_quoted_sentence_repeated_in_a_reply_is_one_signal() -> None:
+    post = "38 of 66 patients have been enrolled.\n\n38 of 66 patients have been enrolled.\nGood news!"
+    assert find_signals(post) == [enrollment("38 of 66 patients have been enrolled.", enrolled=38, target=66)]
+
+
+def test_evidence_is_the_repaired_sentence() -> None:
+    text = "Kari S√∏rland says 38 of the 66 patients have been enrolled."
+    assert find_signals(text) == [
+        enrollment("Kari Sørland says 38 of the 66 patients have been enrolled.", enrolled=38, target=66)
+    ]
+
+
+def test_empty_text_has_no_signals() -> None:
+    assert find_signals("") == []
+
+
+@pytest.mark.parametrize("rule", ENROLLMENT_RULES, ids=[r.name for r in ENROLLMENT_RULES])
+def test_every_documented_rule_example_matches_its_rule(rule: Any) -> None:
+    for example in rule.example.split("; "):
+        assert rule.pattern.search(example), f"{rule.name!r} does not match its own example {example!r}"
+
+
+# --- trial ids ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("See EUCTR2022-000281-18-NO for the pilot.", [trial_id("eudract", "2022-000281-18")]),
+    ("This one is for Trial ID: 2024-512500-19-00, which is the pilot.", [trial_id("ctis", "2024-512500-19-00")]),
+    ("ICTRP lists it as CTIS2024-512500-19-00.", [trial_id("ctis", "2024-512500-19-00")]),
+    ("Registered as ISRCTN12345678 and NCT01234567.",
+     [trial_id("isrctn", "ISRCTN12345678"), trial_id("ctgov", "NCT01234567")]),
+    ("NCT01234567, again NCT01234567, then EudraCT 2022-000281-18.",
+     [trial_id("ctgov", "NCT01234567"), trial_id("eudract", "2022-000281-18")]),
+    ("NCT123, NCT012345678, ISRCTN1234567, 2025-12-25, 12024-512500-19-00, 2024-512500-19-001", []),
+])
+def test_find_trial_ids(text: str, expected: list[dict[str, str]]) -> None:
+    assert find_trial_ids(text) == expected
+
+
+# --- the seed documents ------------------------------------------------------------------------
+
+
+def _seed(seeds_dir: Path, prefix: str) -> str:
+    (path,) = seeds_dir.glob(f"{prefix}_*.txt")
+    return path.read_text(encoding="utf-8")
+
+
+def test_seed_000_conference_update(seeds_dir: Path) -> None:
+    # Two sentences carry figures, so two signals: the design's target, then the 2026 update.
+    assert find_signals(_seed(seeds_dir, "000")) == [
+        enrollment("The study is a double-blind, placebo-controlled trial involving a target of 66 participants "
+                   "with moderate to severe ME/CFS (CCC criteria).", target=66),
+        enrollment(S_CONFERENCE, enrolled=38, target=66, completed=17),
+    ]
+
+
+def test_seed_001_pilot_paper(seeds_dir: Path) -> None:
+    # The finished pilot's size (told in the past) is its enrollment; responders, injection counts,
+    # scores, dates and the DOI are not signals.
+    assert find_signals(_seed(seeds_dir, "001")) == [
+        enrollment("This was a prospective, open-label pilot trial involving ten female patients with moderate "
+                   "to severe ME/CFS.", enrolled=10),
+    ]
+
+
+def test_seed_004_forum_page(seeds_dir: Path) -> None:
+    # The lay summary plans ten patients; the EU CT number is a CTIS id and not also a EudraCT id.
+    assert find_signals(_seed(seeds_dir, "004")) == [
+        enrollment("The study will involve ten patients who will receive the medication over a period of time.",
+                   target=10),
+        trial_id("ctis", "2024-512500-19-00"),
+    ]
+
+
+def test_split_sentences() -> None:
+    text = ("Fluge et al. (2026) reported an update. 38 of 66 patients had been enrolled, e.g. in Bergen! "
+            "Was that expected? Yes.\nBack\nTop Bottom\nA sentence wrapped\nacross two lines.")
+    assert split_sentences(text) == [
+        "Fluge et al. (2026) reported an update.",
+        "38 of 66 patients had been enrolled, e.g. in Bergen!",
+        "Was that expected?",
+        "Yes.",
+        "Back",
+        "Top Bottom",
+        "A sentence wrapped across two lines.",
+    ]
