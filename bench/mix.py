@@ -3,8 +3,8 @@ pages, and RSS feeds, in the real formats, beside the CT.gov studies of :mod:`be
 
 The documents come from the project's own real-format builders and fixtures: CTIS search records
 and retrieve documents from ``tests/fixtures/ctis`` (renumbered per trial), XenForo 2 thread pages
-from ``tests/xenforo_world.py`` (20 posts a page, a page past the end answered with a 303 to the
-last one, as XenForo does), XenForo forum RSS from ``tests/feed_docs.py``. A change is what the
+from ``bot/demo/world/xenforo.py`` (20 posts a page, a page past the end answered with a 303 to the
+last one, as XenForo does), XenForo forum RSS from ``bot/demo/world/feeds.py``. A change is what the
 source's users wait for: a CTIS status change with a new publication date, a new post, a new feed
 item.
 """
@@ -19,9 +19,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from tests.feed_docs import Post as FeedPost
-from tests.feed_docs import xenforo_rss
-from tests.xenforo_world import Thread
+from bot.demo.world.feeds import Post as FeedPost
+from bot.demo.world.feeds import xenforo_rss
+from bot.demo.world.xenforo import Thread
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "ctis"
 PILOT = "2024-512500-19-00"

@@ -45,9 +45,9 @@ sys.path.insert(0, str(REPO))
 
 from bench.server import BenchServer  # noqa: E402
 from bench.world import CtgovWorld  # noqa: E402
-from scrapers.ctgov import FIELDS_PARAM  # noqa: E402
+from scrapers.ctgov.source import FIELDS_PARAM  # noqa: E402
 
-if TYPE_CHECKING:  # bench.mix needs the test worlds (tests/xenforo_world.py, tests/feed_docs.py)
+if TYPE_CHECKING:  # bench.mix needs the test worlds (bot/demo/world/xenforo.py, bot/demo/world/feeds.py)
     from bench.mix import MixWorld
 
 
@@ -238,8 +238,8 @@ def _plan(args: argparse.Namespace) -> list[tuple[str, float]]:
 def bench_thread(pages: int, env: dict[str, str]) -> dict[str, Any]:
     """Requests of a steady-state check of one XenForo thread of ``pages`` pages (trialwatch only)."""
     try:
-        from bot.replay import ReplayServer
-        from tests.xenforo_world import World
+        from bot.demo.replay import ReplayServer
+        from bot.demo.world.xenforo import World
     except ImportError as exc:  # the forum sources or their test world are not in this build
         return {"skipped": f"XenForo world not available: {exc}"}
     out: dict[str, Any] = {"pages": pages}

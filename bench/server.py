@@ -1,7 +1,7 @@
 """The benchmark's HTTP server on 127.0.0.1: a ClinicalTrials.gov API v2 stand-in over a
 :class:`bench.world.CtgovWorld`, counting requests and bytes.
 
-Why not ``bot.replay.ReplayServer``: it matches routes by scanning a list, which is right for
+Why not ``bot.demo.replay.ReplayServer``: it matches routes by scanning a list, which is right for
 tests (a few routes, scripted in order) and wrong for 5,000 studies (every request would scan
 5,000 routes). This server looks studies up by id and serves cached bytes.
 

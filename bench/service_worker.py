@@ -12,9 +12,9 @@ import time
 
 async def serve(config: str) -> None:
     from bot.cli import open_repo, sync_config_watches
-    from bot.config import load_config
-    from bot.pipeline import Checker
-    from scrapers.http import Fetcher
+    from bot.engine.config import load_config
+    from bot.engine.pipeline import Checker
+    from scrapers.http.fetcher import Fetcher
 
     cfg = load_config(config)
     repo = open_repo(cfg)

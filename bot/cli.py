@@ -17,8 +17,9 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from bot.config import Config, ConfigError, load_config, parse_interval, watch_from_table
-from bot.logs import setup_logging
+from bot.engine.config import Config, ConfigError, load_config, parse_interval, watch_from_table
+from bot.engine.logs import setup_logging
+from scrapers.kinds import kind_names
 
 log = logging.getLogger("trialwatch.cli")
 
@@ -49,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("demo", help="the offline end-to-end demonstration (a replayed world on 127.0.0.1)")
 
     pa = sub.add_parser("parse", help="parse a saved response and print its normalised JSON")
-    pa.add_argument("kind")
+    pa.add_argument("kind", metavar="KIND", help="one of: " + ", ".join(kind_names()))
     pa.add_argument("file", help="a file, or - for stdin")
     pa.add_argument("--url", help="the URL the response came from (resolves relative links)")
 
@@ -75,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     wsub = w.add_subparsers(dest="watch_command", metavar="list|add|remove")
     wsub.add_parser("list", help="every watch with its health")
     wa = wsub.add_parser("add", help="add a watch: KIND TARGET (an id, URL, query, or key=value&… for a search)")
-    wa.add_argument("kind")
+    wa.add_argument("kind", metavar="KIND", help="one of: " + ", ".join(kind_names()))
     wa.add_argument("target")
     wa.add_argument("--id", dest="watch_id")
     wa.add_argument("--interval", default="6h")
@@ -134,14 +135,14 @@ def sync_config_watches(repo, cfg: Config) -> None:
             repo.upsert_watch(w, origin="config")
             log.info("watch %s is no longer in the config; disabled (its history is kept)", w.id)
     from storage.repo import utcnow
-    from storage.signals import sync_declared_trials
+    from storage.reported import sync_declared_trials
 
     sync_declared_trials(repo.db, cfg.trials, utcnow())  # [[trial]]: known trials with their starting figures
 
 
 def build_notifiers(cfg: Config, *, as_json: bool = False, stream=None) -> dict[str, Any]:
     """Destination name → notifier, for every destination the config enables."""
-    from bot.console import ConsoleNotifier
+    from bot.present.console import ConsoleNotifier
 
     notifiers: dict[str, Any] = {}
     for name in cfg.destinations():
@@ -156,7 +157,7 @@ def build_notifiers(cfg: Config, *, as_json: bool = False, stream=None) -> dict[
 
 def _discord_notifier(cfg: Config, name: str):
     try:
-        from bot.notifiers import discord_notifier
+        from bot.discord.notifiers import discord_notifier
     except ImportError:
         log.warning("destination %s is configured but this build cannot deliver to it yet", name)
         return None
@@ -179,7 +180,7 @@ async def _progress(total: int, *, enabled: bool):
 
 
 def _print_events(events: list[dict[str, Any]], as_json: bool, stream=None) -> None:
-    from bot.console import format_event
+    from bot.present.console import format_event
 
     out = stream or sys.stdout
     for ev in events:
@@ -193,10 +194,10 @@ def cmd_check(args: argparse.Namespace, cfg: Config) -> int:
 
 
 async def _check(args: argparse.Namespace, cfg: Config) -> int:
-    from bot.delivery import Delivery
-    from bot.lock import service_running
-    from bot.pipeline import Checker
-    from scrapers.http import Fetcher
+    from bot.engine.delivery import Delivery
+    from bot.engine.lock import service_running
+    from bot.engine.pipeline import Checker
+    from scrapers.http.fetcher import Fetcher
 
     repo = open_repo(cfg)
     sync_config_watches(repo, cfg)
@@ -239,14 +240,15 @@ async def _check(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _explain(reports, delivery_reports, out, dry_run: bool) -> None:
-    from bot.explain import explain_text  # shared with the Discord /check command
+    from bot.engine.explain import explain_text  # shared with the Discord /check command
 
     out.write(explain_text(reports, delivery_reports, dry_run))
     out.flush()
 
 
 def cmd_parse(args: argparse.Namespace, cfg: Config) -> int:
-    from scrapers.base import ParseError, UnsupportedWatch, source_for
+    from scrapers.records import ParseError, UnsupportedWatch
+    from scrapers.kinds import source_for
 
     try:
         source = source_for(args.kind, cfg.base_urls)
@@ -273,7 +275,7 @@ def cmd_events(args: argparse.Namespace, cfg: Config) -> int:
         for ev in events:
             print(json.dumps(ev, ensure_ascii=False))
         return EXIT_OK
-    from bot.console import format_event
+    from bot.present.console import format_event
 
     for ev in events:
         status = ", ".join(f"{d} {s}" for d, s in sorted(ev["delivery"].items())) or "not queued"
@@ -295,7 +297,7 @@ def cmd_trials(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_history(args: argparse.Namespace, cfg: Config) -> int:
-    from bot.timeline import build_timeline
+    from bot.present.timeline import build_timeline
     from storage.identity import Identity, best_name
 
     repo = open_repo(cfg)
@@ -311,7 +313,7 @@ def cmd_history(args: argparse.Namespace, cfg: Config) -> int:
     for line in tl.lines:
         print(f"  {line}")
     if args.chart:
-        from bot.charts import render_enrollment_chart
+        from bot.present.charts import render_enrollment_chart
 
         Path(args.chart).write_bytes(render_enrollment_chart(tl, title=f"Enrollment: {name}"))
         print(f"chart written to {args.chart}", file=sys.stderr)
@@ -319,7 +321,7 @@ def cmd_history(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_feed(args: argparse.Namespace, cfg: Config) -> int:
-    from bot.atom import events_to_atom
+    from bot.present.atom import events_to_atom
 
     repo = open_repo(cfg)
     events = repo.events()
@@ -333,7 +335,7 @@ def cmd_feed(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_watch(args: argparse.Namespace, cfg: Config) -> int:
-    from bot.watches import default_watch_id, describe_watch, keys_from_target
+    from bot.engine.watches import default_watch_id, describe_watch, keys_from_target
 
     repo = open_repo(cfg)
     sync_config_watches(repo, cfg)
@@ -381,14 +383,14 @@ def _fmt_interval(seconds: int) -> str:
 
 def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
     try:
-        from bot.service import run_service
+        from bot.engine.service import run_service
     except ImportError:
         raise UsageError("the long-running service is not part of this build yet; use `trialwatch check`") from None
     return run_service(cfg)
 
 
 def cmd_demo(args: argparse.Namespace, cfg: Config) -> int:
-    from bot.demo import run_demo
+    from bot.demo.run import run_demo
 
     return run_demo()
 

@@ -3,7 +3,7 @@
 What it is for: a forum's RSS (XenForo ``/forums/{slug}.{id}/index.rss``, forums.md §RSS), CTIS's
 ``/rss/updates.rss`` (registries.md §2), a journal's or a patient organisation's news feed.
 
-- Fetched through the one :class:`~scrapers.http.Fetcher` with ``expect="xml"`` and the server's
+- Fetched through the one :class:`~scrapers.http.fetcher.Fetcher` with ``expect="xml"`` and the server's
   own ETag/Last-Modified (a 304 ends the check), then parsed by feedparser from the **bytes** the
   fetcher got, so the XML declaration's encoding is honoured.
 - Entries are keyed by their guid/id, else their link; an entry with neither cannot be tracked and
@@ -31,11 +31,12 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
-from scrapers.base import FetchOutcome, FetchState, Item, ParseError, ParseResult, Source, UnsupportedWatch, WatchSpec
+from scrapers.records import FetchOutcome, FetchState, Item, ParseError, ParseResult, UnsupportedWatch, WatchSpec
+from scrapers.source import Source
 from scrapers.markup import html_to_line, html_to_text
 
 if TYPE_CHECKING:  # pragma: no cover
-    from scrapers.http import Fetcher
+    from scrapers.http.fetcher import Fetcher
 
 SUMMARY_CHARS = 1000
 _HTML_STARTS = (b"<!doctype html", b"<html")
@@ -165,6 +166,11 @@ class FeedSource(Source):
 
     kind = "feed"
     item_kind = "entry"
+    summary = "an RSS or Atom feed (url = …)"
+    required_keys = ("url",)
+    url_key = "url"
+    target_key = "url"
+    target_help = "the feed's URL"
 
     def validate(self, keys: dict[str, Any]) -> None:
         feed_url(keys)
@@ -184,7 +190,7 @@ class FeedSource(Source):
         validators = {url: resp.validators()} if resp.validators() else {}
         new_state = FetchState(validators, dict(state.cursor))
         if resp.not_modified:
-            return FetchOutcome(result=None, state=new_state, not_modified=True, requests=1, bytes=0, http_status=304)
+            return FetchOutcome.unchanged(new_state)
         result = parse(resp.body, resp.url)
         notes = [result.meta["warning"]] if result.meta.get("warning") else []
         if result.meta.get("skipped"):

@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from scrapers.base import Item, ParseResult
+from scrapers.records import Item, ParseResult
 
 Fields = dict[str, Any]
 Meta = dict[str, Any]

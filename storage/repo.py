@@ -15,7 +15,7 @@ from typing import Any, Iterable, Iterator
 
 from sqlite_utils import Database
 
-from scrapers.base import FetchState, Item, WatchSpec
+from scrapers.records import FetchState, Item, WatchSpec
 from storage.diff import Change, DiffResult, canonical, make_event
 
 FETCH_LOG_KEEP = 50  # per watch: enough for /status and debugging; the DB grows with changes, not checks

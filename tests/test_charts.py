@@ -6,8 +6,8 @@ import io
 
 from PIL import Image
 
-from bot.charts import DPI, REPORTED_COLOUR, SIZE_INCHES, TARGET_COLOUR, render_enrollment_chart
-from bot.timeline import build_timeline
+from bot.present.charts import DPI, REPORTED_COLOUR, SIZE_INCHES, TARGET_COLOUR, render_enrollment_chart
+from bot.present.timeline import build_timeline
 
 HISTORY = [
     {"item_key": "NCT09990001", "field": "status", "old": None, "new": "RECRUITING", "observed_at": "2026-01-05T10:00:00Z"},

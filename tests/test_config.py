@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.cli import main
-from bot.config import ConfigError, config_from_dict, load_config, parse_interval
+from bot.engine.config import ConfigError, config_from_dict, load_config, parse_interval
 
 
 def test_defaults_load_the_seed_watchlist(tmp_path, monkeypatch):

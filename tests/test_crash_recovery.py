@@ -19,9 +19,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bot.discord_standin import DiscordStandIn
-from bot.replay import Reply, ReplayServer
-from tests.ctgov_docs import study
+from tests.support.discord_standin import DiscordStandIn
+from bot.demo.replay import Reply, ReplayServer
+from bot.demo.world.ctgov import study
 
 PROJECT = Path(__file__).resolve().parents[1]
 TRIALS = ("NCT09990001", "NCT09990002", "NCT09990003")

@@ -18,9 +18,10 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request
 from werkzeug import Response as WsgiResponse
 
-from scrapers.base import FetchState, ParseError, UnsupportedWatch, WatchSpec, source_for
-from scrapers.ctgov import FIELDS_PARAM, MAX_PAGES, CtgovSource, normalise_study, parse
-from scrapers.http import Fetcher, FetchError, HttpSettings
+from scrapers.records import FetchState, ParseError, UnsupportedWatch, WatchSpec
+from scrapers.kinds import source_for
+from scrapers.ctgov.source import FIELDS_PARAM, MAX_PAGES, CtgovSource, normalise_study, parse
+from scrapers.http.fetcher import Fetcher, FetchError, HttpSettings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ctgov"
 SAMPLE_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "samples" / "ctgov"

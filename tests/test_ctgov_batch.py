@@ -1,4 +1,4 @@
-"""Batching of ClinicalTrials.gov single-trial watches (``scrapers.ctgov_batch``).
+"""Batching of ClinicalTrials.gov single-trial watches (``scrapers.ctgov.batch``).
 
 End to end: ``trialwatch check`` over N trial watches against the replay server with a CT.gov
 stand-in that answers ``filter.ids`` / ``filter.advanced`` / ``pageToken`` like the registry.
@@ -14,14 +14,14 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-import scrapers.ctgov_batch as batching
+import scrapers.ctgov.batch as batching
 from bot.cli import main
-from bot.replay import ReplayServer
-from scrapers.ctgov import FIELDS_PARAM, OVERLAP_DAYS
-from scrapers.ctgov_batch import MAX_URL_BYTES, plan_batches
+from bot.demo.replay import ReplayServer
+from scrapers.ctgov.source import FIELDS_PARAM, OVERLAP_DAYS
+from scrapers.ctgov.batch import MAX_URL_BYTES, plan_batches
 from storage.db import connect
-from tests.ctgov_docs import study
-from tests.ctgov_standin import CtgovStandin
+from bot.demo.world.ctgov import study
+from tests.support.ctgov_standin import CtgovStandin
 from tests.test_pipeline_ctgov import run_check, write_config
 
 TODAY = datetime.now(timezone.utc).date()
@@ -176,7 +176,7 @@ def test_a_lone_trial_is_not_batched():
 
 
 def test_a_record_asked_for_by_its_id_and_by_an_old_alias_reaches_both_watches():
-    from scrapers.ctgov import normalise_study
+    from scrapers.ctgov.source import normalise_study
 
     merged = study("NCT09990002", acronym=None)
     merged["protocolSection"]["identificationModule"]["nctIdAliases"] = ["NCT09990001"]

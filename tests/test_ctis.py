@@ -19,8 +19,9 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request
 from werkzeug import Response as WsgiResponse
 
-from scrapers.base import FetchState, ParseError, UnsupportedWatch, WatchSpec, source_for
-from scrapers.ctis import (
+from scrapers.records import FetchState, ParseError, UnsupportedWatch, WatchSpec
+from scrapers.kinds import source_for
+from scrapers.ctis.source import (
     EUDRACT_RE,
     EU_CT_RE,
     MAX_PAGES,
@@ -33,7 +34,7 @@ from scrapers.ctis import (
     parse,
     retrieved_extra,
 )
-from scrapers.http import Fetcher, FetchError, HttpSettings
+from scrapers.http.fetcher import Fetcher, FetchError, HttpSettings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ctis"
 PILOT = "2024-512500-19-00"

@@ -40,7 +40,7 @@ def test_demo_prints_the_expected_events(tmp_path):
 
 
 def test_demo_posts_to_discord_when_a_webhook_is_set(tmp_path):
-    from bot.discord_standin import DiscordStandIn
+    from tests.support.discord_standin import DiscordStandIn
 
     with DiscordStandIn(rate_limit=50, rate_window=1.0) as standin:
         env = {k: v for k, v in os.environ.items() if not k.startswith("DISCORD_")}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scrapers.base import Item, ParseResult
+from scrapers.records import Item, ParseResult
 from storage.diff import SPECS, diff_items, event_id
 
 TRIAL = SPECS["trial"]

@@ -21,12 +21,12 @@ import discord
 import pytest
 from discord import app_commands
 
-from bot.config import config_from_dict
-from bot.discord_bot import REFUSED_MANAGE, TrialwatchBot
-from bot.discord_standin import DiscordStandIn
-from bot.replay import Reply, ReplayServer
-from bot.service import Service
-from tests.ctgov_docs import study
+from bot.engine.config import config_from_dict
+from bot.discord.bot import REFUSED_MANAGE, TrialwatchBot
+from tests.support.discord_standin import DiscordStandIn
+from bot.demo.replay import Reply, ReplayServer
+from bot.engine.service import Service
+from bot.demo.world.ctgov import study
 
 USER = {"id": "4242", "username": "moderator", "discriminator": "0", "avatar": None, "global_name": None}
 
@@ -357,7 +357,7 @@ async def test_login_runs_setup_hook_and_publishes_the_commands_once(tmp_path, s
 
 
 async def test_check_has_a_per_server_cooldown(bot):
-    from bot.discord_bot import CHECK_RATE, refusal_text
+    from bot.discord.bot import CHECK_RATE, refusal_text
 
     cmd = bot.tree.get_command("check")
     from datetime import datetime, timezone

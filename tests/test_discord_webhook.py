@@ -1,4 +1,4 @@
-"""The webhook sender against a real local server that answers like Discord (bot.discord_standin)."""
+"""The webhook sender against a real local server that answers like Discord (tests.support.discord_standin)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.discord_standin import DiscordStandIn
-from bot.discord_webhook import (
+from tests.support.discord_standin import DiscordStandIn
+from bot.discord.webhook import (
     PermanentError,
     TransientError,
     WebhookGone,
@@ -22,7 +22,7 @@ from bot.discord_webhook import (
     normalise_webhook_url,
     redact_webhook_url,
 )
-from bot.render import render_messages
+from bot.discord.render import render_messages
 
 PROJECT = Path(__file__).resolve().parents[1]
 TOKEN = "tok-SECRET-abcdef0123456789"
@@ -325,7 +325,7 @@ def test_standin_refuses_what_discord_refuses(standin: DiscordStandIn) -> None:
 def test_standin_cli_records_messages_for_another_process(tmp_path: Path) -> None:
     record = tmp_path / "messages.jsonl"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.discord_standin", "--port", "0", "--record", str(record), "--rate-window", "0.1"],
+        [sys.executable, "-m", "tests.support.discord_standin", "--port", "0", "--record", str(record), "--rate-window", "0.1"],
         cwd=PROJECT,
         stdout=subprocess.PIPE,
         text=True,

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.replay import Reply, ReplayServer
-from scrapers import europepmc
-from scrapers.base import FetchState, ParseError, UnsupportedWatch, WatchSpec
-from scrapers.europepmc import EuropePmcSource, parse
-from scrapers.http import Fetcher, HttpSettings
-from scrapers.papers import normalise_doi
-from tests.check_helpers import module_server, run_check, server, stored_events, write_config  # noqa: F401 (fixtures)
-from tests.paper_docs import epmc_page, epmc_record
+from bot.demo.replay import Reply, ReplayServer
+from scrapers.papers import europepmc
+from scrapers.records import FetchState, ParseError, UnsupportedWatch, WatchSpec
+from scrapers.papers.europepmc import EuropePmcSource, parse
+from scrapers.http.fetcher import Fetcher, HttpSettings
+from scrapers.papers.publication import normalise_doi
+from tests.support.check_helpers import module_server, run_check, server, stored_events, write_config  # noqa: F401 (fixtures)
+from bot.demo.world.papers import epmc_page, epmc_record
 
 QUERY = '"daratumumab" AND ("chronic fatigue syndrome" OR "myalgic encephalomyelitis" OR "ME/CFS")'
 

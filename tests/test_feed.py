@@ -7,12 +7,12 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-from bot.replay import Reply, ReplayServer
-from scrapers.base import ParseError, UnsupportedWatch
+from bot.demo.replay import Reply, ReplayServer
+from scrapers.records import ParseError, UnsupportedWatch
 from scrapers.feed import SUMMARY_CHARS, FeedSource, parse, truncate
 from scrapers.signals import find_signals
-from tests.check_helpers import module_server, run_check, server, write_config  # noqa: F401 (fixtures)
-from tests.feed_docs import FORUM, Post, atom, xenforo_rss
+from tests.support.check_helpers import module_server, run_check, server, write_config  # noqa: F401 (fixtures)
+from bot.demo.world.feeds import FORUM, Post, atom, xenforo_rss
 
 CTIS_LINK = "https://euclinicaltrials.eu/search-for-clinical-trials/?lang=en&EUCT=2025-523726-40-00"
 

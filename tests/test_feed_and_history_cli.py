@@ -13,8 +13,8 @@ import feedparser
 import pytest
 
 from bot.cli import main
-from bot.replay import Reply, ReplayServer
-from tests.ctgov_docs import study
+from bot.demo.replay import Reply, ReplayServer
+from bot.demo.world.ctgov import study
 from tests.test_pipeline_ctgov import WATCHES, serve, write_config
 
 PROJECT = Path(__file__).resolve().parents[1]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.config import config_from_dict
-from bot.pipeline import Checker
-from bot.replay import Reply, ReplayServer
-from scrapers.http import Fetcher
+from bot.engine.config import config_from_dict
+from bot.engine.pipeline import Checker
+from bot.demo.replay import Reply, ReplayServer
+from scrapers.http.fetcher import Fetcher
 from storage.db import connect
 from storage.repo import FETCH_LOG_KEEP, Repo
-from tests.ctgov_docs import search_page, study
+from bot.demo.world.ctgov import search_page, study
 
 
 def db_pages(repo: Repo) -> int:

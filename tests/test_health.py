@@ -5,10 +5,10 @@ from __future__ import annotations
 import io
 from datetime import datetime, timezone
 
-from bot.config import config_from_dict
-from bot.replay import Reply, ReplayServer
-from bot.service import JOB_PREFIX, Service, backoff_delay
-from tests.ctgov_docs import study
+from bot.engine.config import config_from_dict
+from bot.demo.replay import Reply, ReplayServer
+from bot.engine.service import JOB_PREFIX, Service, backoff_delay
+from bot.demo.world.ctgov import study
 
 
 def test_backoff_doubles_from_the_interval_and_is_capped():

@@ -21,8 +21,8 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request
 from werkzeug import Response as WResponse
 
-from scrapers.base import ParseError
-from scrapers.http import (
+from scrapers.records import ParseError
+from scrapers.http.fetcher import (
     FetchError,
     Fetcher,
     HttpSettings,

@@ -1,7 +1,7 @@
 """The Discord notifiers driven end to end through the outbox, against the local Discord stand-in.
 
 ``trialwatch check`` runs for real (config file → ReplayServer serving CT.gov JSON → diff → save →
-outbox → WebhookNotifier → bot.discord_standin over HTTP). The stand-in validates every payload
+outbox → WebhookNotifier → tests.support.discord_standin over HTTP). The stand-in validates every payload
 the way Discord does (400 / 50035 when anything is over a limit), answers 429 / 500 when scripted,
 404 / 10015 once the webhook is deleted, and records every accepted message.
 """
@@ -16,17 +16,17 @@ from typing import Any, Iterator
 import discord
 import pytest
 
-from bot.config import ConfigError, config_from_dict
-from bot.delivery import Delivery, DestinationGone, PermanentDeliveryError, Planned, TransientDeliveryError
-from bot.discord_limits import DISCORD, embed_length
-from bot.discord_standin import DiscordStandIn
+from bot.engine.config import ConfigError, config_from_dict
+from bot.engine.delivery import Delivery, DestinationGone, PermanentDeliveryError, Planned, TransientDeliveryError
+from bot.discord.limits import DISCORD, embed_length
+from tests.support.discord_standin import DiscordStandIn
 from bot.cli import main
-from bot.notifiers import BotChannelNotifier, WebhookNotifier, discord_notifier, nonce_for
-from bot.replay import Reply, ReplayServer
+from bot.discord.notifiers import BotChannelNotifier, WebhookNotifier, discord_notifier, nonce_for
+from bot.demo.replay import Reply, ReplayServer
 from storage.db import connect
 from storage.diff import make_event
 from storage.repo import Repo
-from tests.ctgov_docs import search_page, study
+from bot.demo.world.ctgov import search_page, study
 
 RATE_LIMITED = {"message": "You are being rate limited.", "retry_after": 0.05, "global": False}
 

@@ -1,6 +1,6 @@
 """The whole pipeline (config → fetch → parse → diff → save → deliver) against a local CT.gov server.
 
-The server is the project's own replay server (``bot.replay``) on 127.0.0.1 serving CT.gov v2 JSON
+The server is the project's own replay server (``bot.demo.replay``) on 127.0.0.1 serving CT.gov v2 JSON
 in the real format. Each step changes the world and asserts the exact events ``check --json``
 prints, and that checking again prints none.
 """
@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.replay import Reply, ReplayServer
-from tests.ctgov_docs import search_page, study
+from bot.demo.replay import Reply, ReplayServer
+from bot.demo.world.ctgov import search_page, study
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -209,10 +209,10 @@ def test_crash_between_save_and_delivery_loses_nothing(server, tmp_path, capsys)
     # before delivery starts.
     crash = textwrap.dedent(f"""
         import os, sys
-        import bot.delivery
+        import bot.engine.delivery
         async def die(self):
             os._exit(9)
-        bot.delivery.Delivery.deliver_pending = die
+        bot.engine.delivery.Delivery.deliver_pending = die
         from bot.cli import main
         sys.exit(main(["--config", {str(cfg)!r}, "-q", "check", "--json"]))
     """)
@@ -282,9 +282,9 @@ async def test_a_watch_removed_during_its_check_ends_quietly(server, tmp_path):
     """/watch remove while a check of the same watch is in flight: no exception escapes the check."""
     import asyncio
 
-    from bot.config import load_config
-    from bot.pipeline import Checker
-    from scrapers.http import Fetcher
+    from bot.engine.config import load_config
+    from bot.engine.pipeline import Checker
+    from scrapers.http.fetcher import Fetcher
     from storage.db import connect
     from storage.repo import Repo
 

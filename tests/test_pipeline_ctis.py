@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.replay import Reply, ReplayServer
-from tests.ctgov_docs import study
+from bot.demo.replay import Reply, ReplayServer
+from bot.demo.world.ctgov import study
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ctis"
 PILOT = "2024-512500-19-00"

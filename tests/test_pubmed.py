@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.replay import Reply, ReplayServer
-from scrapers.base import FetchState, ParseError, UnsupportedWatch, WatchSpec
-from scrapers.http import Fetcher, HttpSettings
-from scrapers.pubmed import PubmedSource, contact_email, parse
-from tests.check_helpers import module_server, run_check, server, stored_events, write_config  # noqa: F401 (fixtures)
-from tests.paper_docs import epmc_page, epmc_record, esearch, esummary, esummary_doc
+from bot.demo.replay import Reply, ReplayServer
+from scrapers.records import FetchState, ParseError, UnsupportedWatch, WatchSpec
+from scrapers.http.fetcher import Fetcher, HttpSettings
+from scrapers.papers.pubmed import PubmedSource, contact_email, parse
+from tests.support.check_helpers import module_server, run_check, server, stored_events, write_config  # noqa: F401 (fixtures)
+from bot.demo.world.papers import epmc_page, epmc_record, esearch, esummary, esummary_doc
 
 TERM = "daratumumab AND (chronic fatigue syndrome OR myalgic encephalomyelitis)"
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from bot.discord_limits import DISCORD, DiscordLimits, batch_embeds, embed_length, fit_embed, truncate
-from bot.render import (
+from bot.discord.limits import DISCORD, DiscordLimits, batch_embeds, embed_length, fit_embed, truncate
+from bot.discord.render import (
     BLUE,
     GOLD,
     GREEN,
@@ -54,7 +54,7 @@ def counted(value: Any) -> int:
 
 
 def check_payload(payload: dict[str, Any], limits: DiscordLimits = DISCORD) -> int:
-    """Assert Discord would accept ``payload`` (written apart from bot.discord_limits); return its size."""
+    """Assert Discord would accept ``payload`` (written apart from bot.discord.limits); return its size."""
     assert counted(payload.get("content")) <= 2000
     embeds = payload.get("embeds") or []
     assert 1 <= len(embeds) <= 10

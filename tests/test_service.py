@@ -21,10 +21,10 @@ from typing import Iterator
 import pytest
 
 from bot.cli import main
-from bot.config import config_from_dict
-from bot.discord_standin import DiscordStandIn
-from bot.replay import Reply, ReplayServer
-from bot.service import (
+from bot.engine.config import config_from_dict
+from tests.support.discord_standin import DiscordStandIn
+from bot.demo.replay import Reply, ReplayServer
+from bot.engine.service import (
     STAGGER_CAP_S,
     AlreadyRunning,
     InstanceLock,
@@ -34,7 +34,7 @@ from bot.service import (
 )
 from storage.db import connect
 from storage.repo import Repo
-from tests.ctgov_docs import study
+from bot.demo.world.ctgov import study
 
 PROJECT = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=timezone.utc)
@@ -244,7 +244,7 @@ def _wait(condition, proc: subprocess.Popen, timeout: float = 30.0) -> None:
 def test_a_refused_bot_token_stops_the_service_with_exit_2(tmp_path, server, monkeypatch, caplog):
     import discord
 
-    from bot.service import run_service
+    from bot.engine.service import run_service
 
     monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)  # restored after the test
     with DiscordStandIn() as standin:

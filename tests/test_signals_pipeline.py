@@ -11,19 +11,19 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.config import ConfigError, config_from_dict, load_config
-from bot.replay import Reply, ReplayServer
-from scrapers.base import FetchState, Item, ParseResult, WatchSpec
+from bot.engine.config import ConfigError, config_from_dict, load_config
+from bot.demo.replay import Reply, ReplayServer
+from scrapers.records import FetchState, Item, ParseResult, WatchSpec
 from storage.db import connect
 from storage.diff import SPECS, diff_items
 from storage.repo import Repo
-from storage.signals import (DeclaredTrial, fits_trial, is_news, merge_signals, note_reported_enrollment,
+from storage.reported import (DeclaredTrial, fits_trial, is_news, merge_signals, note_reported_enrollment,
                              reported_enrollment, sync_declared_trials, trial_for_labels)
 from scrapers.signals import find_signals
-from tests.check_helpers import module_server, run_check, server, stored_events, write_config  # noqa: F401 (fixtures)
-from tests.ctgov_docs import study
-from tests.feed_docs import FORUM, Post, xenforo_rss
-from tests.paper_docs import epmc_page, epmc_record
+from tests.support.check_helpers import module_server, run_check, server, stored_events, write_config  # noqa: F401 (fixtures)
+from bot.demo.world.ctgov import study
+from bot.demo.world.feeds import FORUM, Post, xenforo_rss
+from bot.demo.world.papers import epmc_page, epmc_record
 
 CONFERENCE = ("At the 2026 conference update, 38 of the 66 patients had reportedly been enrolled, "
               "with 17 completing the initial 8-week follow-up.")

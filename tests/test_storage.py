@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scrapers.base import FetchState, WatchSpec
+from scrapers.records import FetchState, WatchSpec
 from storage.db import connect
 from storage.diff import make_event
 from storage.repo import Repo

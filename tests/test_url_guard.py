@@ -7,12 +7,12 @@ import textwrap
 import pytest
 
 from bot.cli import main
-from bot.config import load_config
-from bot.replay import Reply, ReplayServer
-from scrapers.http import Fetcher, FetchError, GuardedFetcher, HttpSettings
+from bot.engine.config import load_config
+from bot.demo.replay import Reply, ReplayServer
+from scrapers.http.fetcher import Fetcher, FetchError, GuardedFetcher, HttpSettings
 from storage.db import connect
 from storage.repo import Repo
-from tests.feed_docs import atom
+from bot.demo.world.feeds import atom
 
 
 @pytest.fixture
@@ -53,7 +53,7 @@ def test_a_feed_added_from_discord_may_not_reach_loopback(server, tmp_path, caps
         max_retries = 0
     """))
     repo = Repo(connect(tmp_path / "tw.db"))
-    from scrapers.base import WatchSpec
+    from scrapers.records import WatchSpec
 
     repo.upsert_watch(WatchSpec("from-discord", "feed", {"url": f"{server.url}/feed.xml"}), origin="discord")
     repo.upsert_watch(WatchSpec("from-cli", "feed", {"url": f"{server.url}/feed.xml"}), origin="cli")

@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from bot.urlsafety import (
+from bot.engine.urlsafety import (
     UnsafeURL,
     check_addresses,
     check_url,

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from scrapers.base import ParseError
-from scrapers.xenforo_common import detect_engine
-from scrapers.xenforo_forum import parse_forum_feed, parse_forum_page
-from scrapers.xenforo_thread import parse_thread_page
-from scrapers.xenforo_urls import canonical_thread_url, thread_id_from_url, thread_page_url
+from scrapers.records import ParseError
+from scrapers.xenforo.common import detect_engine
+from scrapers.xenforo.forum import parse_forum_feed, parse_forum_page
+from scrapers.xenforo.thread import parse_thread_page
+from scrapers.xenforo.urls import canonical_thread_url, thread_id_from_url, thread_page_url
 
 FIXTURES = Path(__file__).parent / "fixtures" / "xenforo"
 

@@ -1,5 +1,5 @@
 """XenForo watches end to end: ``trialwatch parse`` on the real samples, and ``trialwatch check``
-against a generated XF1 / XF2 forum on the local replay server (``tests/xenforo_world.py``).
+against a generated XF1 / XF2 forum on the local replay server (``bot/demo/world/xenforo.py``).
 
 The thread sequence asserts, for each check, the exact ``new_post`` events AND the exact pages
 requested (as the server saw them, redirects included): one page when the thread is quiet, two
@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.config import ConfigError, config_from_dict
-from bot.replay import Reply, ReplayServer
-from scrapers.base import Item
-from scrapers.xenforo import fold, keyword_match
-from tests.xenforo_world import Post, Thread, World
+from bot.engine.config import ConfigError, config_from_dict
+from bot.demo.replay import Reply, ReplayServer
+from scrapers.records import Item
+from scrapers.xenforo.source import fold, keyword_match
+from bot.demo.world.xenforo import Post, Thread, World
 
 FIXTURES = Path(__file__).parent / "fixtures" / "xenforo"
 KEYWORDS = '["daratumumab", "ResetME", "Fluge", "plasma cell"]'
@@ -407,7 +407,7 @@ def test_bad_watch_keys_are_config_errors_naming_the_key(watch: dict, message: s
 
 
 def test_seeded_forum_watches_load() -> None:
-    from bot.config import load_seed_watches
+    from bot.engine.config import load_seed_watches
 
     watches = {w.id: w for w in load_seed_watches()}
     kinds = {w.kind for w in watches.values()}
@@ -417,8 +417,8 @@ def test_seeded_forum_watches_load() -> None:
 
 
 def test_human_urls() -> None:
-    from scrapers.base import WatchSpec
-    from scrapers.xenforo import XenforoForumSource, XenforoThreadSource
+    from scrapers.records import WatchSpec
+    from scrapers.xenforo.source import XenforoForumSource, XenforoThreadSource
 
     thread = WatchSpec("t", "xenforo_thread", {"url": "https://www.s4me.info/threads/norway.44450/page-19#post-1"})
     assert XenforoThreadSource().human_url(thread) == "https://www.s4me.info/threads/norway.44450/"
@@ -429,7 +429,7 @@ def test_human_urls() -> None:
 
 
 def test_paging_rules_on_their_own() -> None:
-    from scrapers.xenforo_paging import ThreadCursor, gone_posts, next_tail
+    from scrapers.xenforo.paging import ThreadCursor, gone_posts, next_tail
 
     tail = ["1", "2", "3", "4", "5"]
     # "2" is before the first known post read ("3"): it may sit on an earlier page, it is not gone

@@ -23,9 +23,9 @@ HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parents[1]
 sys.path.insert(0, str(PROJECT))
 
-from tests import xenforo_world  # noqa: E402
-from tests.ctgov_docs import study  # noqa: E402
-from tests.paper_docs import epmc_page, epmc_record, esearch, esummary, esummary_doc  # noqa: E402
+from bot.demo.world import xenforo as xenforo_world  # noqa: E402
+from bot.demo.world.ctgov import study  # noqa: E402
+from bot.demo.world.papers import epmc_page, epmc_record, esearch, esummary, esummary_doc  # noqa: E402
 
 CTIS_FIXTURES = PROJECT / "tests" / "fixtures" / "ctis"
 DEMO_CT = "2025-599999-99-00"

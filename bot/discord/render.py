@@ -1,0 +1,579 @@
+"""Events → Discord embeds, webhook payloads and console lines. Pure: no HTTP, no database.
+
+Events are the contract's plain dicts (``{"id", "kind", "watch", "source", "subject", "trial",
+"title", "url", "field", "old", "new", "at", "detail"}``). Each event becomes one embed laid out
+for its kind; :func:`render_messages` packs many embeds into few webhook payloads within Discord's
+limits (:mod:`bot.discord.limits`).
+
+Safety, in two layers: every payload carries ``allowed_mentions: {"parse": []}`` (the real control:
+nothing in it can ping), and every piece of scraped text goes through :func:`escape_markdown` so a
+forum post cannot fake formatting, masked links or the look of a mention. Role pings happen only
+when configured for a label of the event's watch, and then only for those role ids.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import quote
+
+from bot.discord.limits import DISCORD, DiscordLimits, batch_embeds, truncate
+
+# Colours (Discord brand palette where one exists).
+RED = 0xED4245
+GREEN = 0x57F287
+BLUE = 0x3498DB
+GOLD = 0xF1C40F
+PURPLE = 0x9B59B6
+BLURPLE = 0x5865F2
+GREY = 0x95A5A6
+
+POST_EXCERPT_CHARS = 600
+TEXT_LINE_CHARS = 200
+
+# Statuses that mean "this trial stopped"; compared case-insensitively with spaces/underscores unified.
+_STOPPED = {"TERMINATED", "WITHDRAWN", "SUSPENDED", "ENDED", "TEMPORARILY HALTED", "HALTED"}
+_RECRUITING = {"RECRUITING", "ONGOING, RECRUITING"}
+
+_HEADLINES = {
+    "new_trial": "New trial",
+    "status_changed": "Status changed",
+    "enrollment_changed": "Enrollment changed",
+    "dates_changed": "Dates changed",
+    "results_posted": "Results posted",
+    "new_post": "New post",
+    "new_thread": "New thread",
+    "new_publication": "New publication",
+    "enrollment_reported": "Enrollment reported",
+    "source_error": "Source error",
+    "source_recovered": "Source recovered",
+    "destination_stopped": "Delivery stopped",
+    "watch_started": "Now watching",
+}
+
+# --------------------------------------------------------------------------------------- escaping
+
+# A URL is left alone (escaping inside it would break the link). Brackets, pipes, backticks and
+# backslashes are excluded so a masked link or spoiler can never hide inside what we call a URL.
+_URL = re.compile(r"https?://[^\s<>\[\]|`\\]*[^\s<>\[\]|`\\.,:;\"'!?)]")
+_INLINE_SPECIAL = re.compile(r"([\\*_~`|\[\]])")
+_LINE_START = re.compile(r"(?m)^([ \t]*)([>#\-])")
+_LINE_START_NUMBER = re.compile(r"(?m)^([ \t]*\d+)\.(?=\s)")
+_EVERYONE = re.compile(r"@(everyone|here)", re.IGNORECASE)
+_ANGLE_MENTION = re.compile(r"<([@#])")
+
+
+def break_mentions(text: str) -> str:
+    """Put a zero-width space inside anything that would display as a mention.
+
+    ``@everyone`` → ``@\u200beveryone``; ``<@&1>``, ``<@1>``, ``<@!1>``, ``<#1>`` → ``<@\u200b&1>`` etc.
+    Display-only: ``allowed_mentions`` is what actually stops pings.
+    """
+    text = _EVERYONE.sub("@\u200b\\1", text)
+    return _ANGLE_MENTION.sub("<\\1\u200b", text)
+
+
+def escape_markdown(text: str | None) -> str:
+    """Scraped text made inert for Discord markdown, looking the same once rendered.
+
+    Backslash-escapes ``\\ * _ ~ ` | [ ]`` everywhere (emphasis, code, spoilers, masked links),
+    ``> # -`` at a line start (quotes, headings, subtext, lists) and the dot of ``1.`` list items;
+    URLs stay untouched so they still link; mentions are broken with :func:`break_mentions`.
+    """
+    if not text:
+        return ""
+    text = break_mentions(str(text))
+    out: list[str] = []
+    pos = 0
+    for m in _URL.finditer(text):
+        out.append(_INLINE_SPECIAL.sub(r"\\\1", text[pos : m.start()]))
+        out.append(m.group(0))
+        pos = m.end()
+    out.append(_INLINE_SPECIAL.sub(r"\\\1", text[pos:]))
+    escaped = "".join(out)
+    escaped = _LINE_START.sub(r"\1\\\2", escaped)
+    return _LINE_START_NUMBER.sub(r"\1\\.", escaped)
+
+
+def _plain(text: Any) -> str:
+    """Text for places Discord does not render markdown (footer, author): one line, no mentions."""
+    return break_mentions(" ".join(str(text).split())) if text is not None else ""
+
+
+# ------------------------------------------------------------------------------------- formatting
+
+
+def _detail(event: dict[str, Any]) -> dict[str, Any]:
+    detail = event.get("detail")
+    return detail if isinstance(detail, dict) else {}
+
+
+def status_colour(status: Any) -> int:
+    """Red for a stopped trial, green for recruiting, blue for anything else."""
+    key = " ".join(str(status or "").replace("_", " ").upper().split())
+    if key in _STOPPED:
+        return RED
+    if key in _RECRUITING:
+        return GREEN
+    return BLUE
+
+
+def _humanise(name: str) -> str:
+    words = str(name).replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
+def _fmt(value: Any) -> str:
+    """A JSON value as short readable text (not yet escaped)."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        if "count" in value:
+            return _fmt_enrollment(value)
+        return ", ".join(f"{_humanise(k).lower()} {_fmt(v)}" for k, v in value.items() if v is not None) or "—"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_fmt(v) for v in value) or "—"
+    return str(value)
+
+
+def _fmt_enrollment(value: Any) -> str:
+    if not isinstance(value, dict):
+        return _fmt(value)
+    count = value.get("count")
+    kind = value.get("type")
+    return f"{count if count is not None else '?'}" + (f" ({kind})" if kind else "")
+
+
+def progress_bar(count: int | None, target: int | None, width: int = 10) -> str:
+    """``▰▰▰▰▰▰▱▱▱▱ 38/66 (58%)``; just the count when there is no usable target."""
+    if count is None:
+        return "?" if not target else f"?/{target}"
+    if not isinstance(target, (int, float)) or isinstance(target, bool) or target <= 0:
+        return str(count)
+    ratio = count / target
+    filled = max(0, min(width, math.floor(ratio * width + 0.5)))
+    percent = math.floor(ratio * 100 + 0.5)
+    return f"{'▰' * filled}{'▱' * (width - filled)} {count}/{target} ({percent}%)"
+
+
+def _unix(iso: Any) -> int | None:
+    """Seconds since the epoch for an ISO-8601 string (naive means UTC); None when unreadable."""
+    if not iso or not isinstance(iso, str):
+        return None
+    try:
+        dt = datetime.fromisoformat(iso.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return int(dt.timestamp())
+
+
+def _iso_timestamp(iso: Any) -> str | None:
+    seconds = _unix(iso)
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat()
+
+
+def _web_url(url: Any) -> str | None:
+    """``url`` when Discord will accept it as an embed url (http/https, no spaces), else None."""
+    if isinstance(url, str) and re.fullmatch(r"https?://\S+", url.strip()):
+        return url.strip()
+    return None
+
+
+def doi_url(doi: str) -> str:
+    """The resolver link for a DOI, percent-encoding what would break a link (spaces, parentheses)."""
+    doi = doi.strip()
+    doi = re.sub(r"^(?:https?://(?:dx\.)?doi\.org/|doi:)", "", doi, flags=re.IGNORECASE)
+    return "https://doi.org/" + quote(doi, safe="/:;.-_")
+
+
+def excerpt(text: str | None, limit: int = POST_EXCERPT_CHARS) -> str:
+    """The first lines of ``text`` (blank runs collapsed), about ``limit`` characters, unescaped."""
+    if not text:
+        return ""
+    lines: list[str] = []
+    for line in str(text).splitlines():
+        line = line.strip()
+        if line or (lines and lines[-1]):
+            lines.append(line)
+    return truncate("\n".join(lines), limit)
+
+
+def event_ids(event: dict[str, Any]) -> list[str]:
+    """The ids that name what the event is about: subject, canonical trial key, other registry ids."""
+    ids: list[str] = []
+    candidates = [event.get("subject"), event.get("trial")]
+    trial_ids = _detail(event).get("trial_ids")
+    if isinstance(trial_ids, (list, tuple)):
+        candidates.extend(trial_ids)
+    for value in candidates:
+        if value not in (None, "") and str(value) not in ids:
+            ids.append(str(value))
+    return ids
+
+
+# ------------------------------------------------------------------------------------ event → embed
+
+
+def _field(name: str, value: str, inline: bool = True) -> dict[str, Any]:
+    return {"name": name, "value": value or "—", "inline": inline}
+
+
+def _target(event: dict[str, Any]) -> int | None:
+    new = event.get("new")
+    for candidate in ((new or {}).get("target") if isinstance(new, dict) else None, _detail(event).get("target")):
+        if isinstance(candidate, int) and not isinstance(candidate, bool):
+            return candidate
+    return None
+
+
+def _status(event: dict[str, Any], embed: dict[str, Any]) -> None:
+    old, new = event.get("old"), event.get("new")
+    embed["color"] = status_colour(new)
+    embed["description"] = f"**{escape_markdown(_fmt(old))}** → **{escape_markdown(_fmt(new))}**"
+    why = _detail(event).get("why_stopped")
+    if why:
+        embed["fields"].append(_field("Why stopped", escape_markdown(str(why)), inline=False))
+
+
+def _enrollment(event: dict[str, Any], embed: dict[str, Any]) -> None:
+    new = event.get("new") if isinstance(event.get("new"), dict) else {}
+    old = event.get("old")
+    target = _target(event)
+    count = new.get("count")
+    kind = new.get("type")
+    lines = [f"**{progress_bar(count, target)}**"]
+    lines.append(f"Type: **{escape_markdown(kind)}**" if kind else "Type: not stated")
+    if isinstance(old, dict) and old.get("count") is not None:
+        lines.append(f"Was: {escape_markdown(_fmt_enrollment(old))}")
+    embed["description"] = "\n".join(lines)
+    embed["color"] = BLUE
+
+
+def _enrollment_reported(event: dict[str, Any], embed: dict[str, Any]) -> None:
+    new = event.get("new") if isinstance(event.get("new"), dict) else {}
+    detail = _detail(event)
+    target = _target(event)
+    lines = [f"**{progress_bar(new.get('enrolled'), target)}**", "Type: **reported** (read from text, not a registry field)"]
+    evidence = detail.get("evidence")
+    if evidence:
+        lines.append("\n".join("> " + escape_markdown(line) for line in excerpt(evidence, 400).splitlines()))
+    embed["description"] = "\n".join(lines)
+    if new.get("completed") is not None:
+        embed["fields"].append(_field("Completed", str(new["completed"])))
+    previous = detail.get("previous")
+    if isinstance(previous, dict) and any(v is not None for v in previous.values()):
+        embed["fields"].append(_field("Known before", ", ".join(
+            f"{k} {v}" for k, v in previous.items() if v is not None)))
+    source = _web_url(detail.get("source_url"))
+    if source and source != _web_url(event.get("url")):
+        embed["fields"].append(_field("Source", source, inline=False))
+    embed["color"] = BLUE
+
+
+def _dates(event: dict[str, Any], embed: dict[str, Any]) -> None:
+    detail = _detail(event)
+    name = _humanise(event.get("field") or "date")
+    old, new = escape_markdown(_fmt(event.get("old"))), escape_markdown(_fmt(event.get("new")))
+    embed["description"] = f"{escape_markdown(name)}: **{old}** → **{new}**"
+    date_type = detail.get("date_type") or detail.get("type")
+    if date_type:
+        embed["fields"].append(_field("Date type", escape_markdown(str(date_type))))
+    embed["color"] = BLUE
+
+
+def _results(event: dict[str, Any], embed: dict[str, Any]) -> None:
+    embed["title"] = f"Results posted — {escape_markdown(event.get('title') or event.get('subject') or '')}"
+    embed["color"] = GOLD
+    lines = ["🏁 **Results are now posted on the registry.**"]
+    first = _detail(event).get("results_first_posted")
+    if first:
+        lines.append(f"First posted: **{escape_markdown(str(first))}**")
+    embed["description"] = "\n".join(lines)
+
+
+def _new_trial(event: dict[str, Any], embed: dict[str, Any]) -> None:
+    summary = event.get("new") if isinstance(event.get("new"), dict) else {}
+    registry = _detail(event).get("registry") or summary.get("registry") or event.get("source")
+    embed["color"] = status_colour(summary.get("status")) if summary.get("status") else BLUE
+    embed["description"] = f"A new trial appeared in **{escape_markdown(str(registry or 'the registry'))}**."
+    for key, label in (
+        ("status", "Status"),
+        ("enrollment", "Enrollment"),
+        ("start_date", "Start"),
+        ("primary_completion_date", "Primary completion"),
+        ("completion_date", "Completion"),
+        ("countries", "Countries"),
+    ):
+        if summary.get(key) not in (None, "", []):
+            value = summary[key]
+            text = _fmt_enrollment(value) if key == "enrollment" else _fmt(value)
+            embed["fields"].append(_field(label, escape_markdown(text)))
+
+
+def _post(event: dict[str, Any], embed: dict[str, Any]) -> None:
+    detail = _detail(event)
+    embed["color"] = BLURPLE
+    text = excerpt(detail.get("text"))
+    embed["description"] = escape_markdown(text) if text else "*(no text)*"
+    if detail.get("author"):
+        embed["fields"].append(_field("Author", escape_markdown(str(detail["author"]))))
+    seconds = _unix(detail.get("published"))
+    if seconds is not None:
+        embed["fields"].append(_field("Posted", f"<t:{seconds}:f>"))
+    thread = detail.get("thread_title")
+    if thread and thread != event.get("title"):
+        embed["fields"].append(_field("Thread", escape_markdown(str(thread)), inline=False))
+    link = _web_url(event.get("url"))
+    if link:
+        embed["fields"].append(_field("Permalink", link, inline=False))
+
+
+def _thread(event: dict[str, Any], embed: dict[str, Any]) -> None:
+    detail = _detail(event)
+    embed["color"] = BLURPLE
+    if detail.get("author"):
+        embed["fields"].append(_field("Started by", escape_markdown(str(detail["author"]))))
+    if detail.get("forum"):
+        embed["fields"].append(_field("Forum", escape_markdown(str(detail["forum"]))))
+
+
+def _publication(event: dict[str, Any], embed: dict[str, Any]) -> None:
+    detail = _detail(event)
+    embed["color"] = PURPLE
+    if detail.get("journal"):
+        embed["fields"].append(_field("Journal", escape_markdown(str(detail["journal"]))))
+    if detail.get("published"):
+        embed["fields"].append(_field("Published", escape_markdown(str(detail["published"]))))
+    if detail.get("doi"):
+        embed["fields"].append(_field("DOI", doi_url(str(detail["doi"])), inline=False))
+    if detail.get("pmid"):
+        pmid = re.sub(r"\D", "", str(detail["pmid"]))
+        if pmid:
+            embed["fields"].append(_field("PubMed", f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/", inline=False))
+
+
+def _source_state(event: dict[str, Any], embed: dict[str, Any]) -> None:
+    kind = event.get("kind")
+    error = _detail(event).get("error")
+    embed["title"] = f"{_HEADLINES[kind]} — {escape_markdown(event.get('title') or event.get('watch') or '')}"
+    if kind in ("source_error", "destination_stopped"):
+        embed["color"] = RED
+        embed["description"] = escape_markdown(str(error)) if error else "The source could not be checked."
+    else:
+        embed["color"] = GREEN
+        embed["description"] = "Checks succeed again."
+        if error:
+            embed["fields"].append(_field("Last error", escape_markdown(str(error)), inline=False))
+
+
+_DETAIL_SKIP = {"trial_ids", "target", "text", "error", "evidence"}
+
+
+def _generic(event: dict[str, Any], embed: dict[str, Any]) -> None:
+    """Any kind this module has no layout for: the change, then the short detail values."""
+    embed["color"] = GREY if event.get("kind") not in _HEADLINES else BLUE
+    if event.get("field") or event.get("old") is not None or event.get("new") is not None:
+        field = _humanise(event.get("field") or "value")
+        old, new = escape_markdown(_fmt(event.get("old"))), escape_markdown(_fmt(event.get("new")))
+        embed["description"] = f"{escape_markdown(field)}: **{old}** → **{new}**"
+    for key, value in _detail(event).items():
+        if key in _DETAIL_SKIP or value in (None, "", [], {}):
+            continue
+        if isinstance(value, (str, int, float, bool)) or (isinstance(value, list) and len(value) <= 10):
+            embed["fields"].append(_field(escape_markdown(_humanise(key)), escape_markdown(excerpt(_fmt(value), 300))))
+        if len(embed["fields"]) >= 10:
+            break
+    text = _detail(event).get("text")
+    if text and "description" not in embed:
+        embed["description"] = escape_markdown(excerpt(text))
+
+
+_LAYOUTS = {
+    "status_changed": _status,
+    "enrollment_changed": _enrollment,
+    "enrollment_reported": _enrollment_reported,
+    "dates_changed": _dates,
+    "results_posted": _results,
+    "new_trial": _new_trial,
+    "new_post": _post,
+    "new_thread": _thread,
+    "new_publication": _publication,
+    "source_error": _source_state,
+    "source_recovered": _source_state,
+    "destination_stopped": _source_state,
+}
+
+
+def _footer(event: dict[str, Any]) -> str:
+    parts = [" · ".join(event_ids(event))]
+    tail = " · ".join(p for p in (event.get("source"), f"watch {event['watch']}" if event.get("watch") else None) if p)
+    if tail:
+        parts.append(tail)
+    return _plain(" | ".join(p for p in parts if p))
+
+
+def render_event(event: dict[str, Any]) -> dict[str, Any]:
+    """One Discord embed for one event, laid out for its kind (unknown kinds get a generic layout).
+
+    Every embed names the thing (title = the event's human title, linked to the event url) and its
+    ids (footer: subject, trial key, other registry ids; source and watch). The embed is not yet
+    fitted to the limits; :func:`render_messages` does that.
+    """
+    kind = str(event.get("kind") or "event")
+    headline = _HEADLINES.get(kind) or _humanise(kind)
+    embed: dict[str, Any] = {"title": escape_markdown(event.get("title") or event.get("subject") or headline), "fields": []}
+    embed["author"] = {"name": _plain(f"{headline} · {event['watch']}" if event.get("watch") else headline)}
+    _LAYOUTS.get(kind, _generic)(event, embed)
+    target = _target(event)
+    if target is not None and kind not in ("enrollment_changed", "enrollment_reported"):
+        embed["fields"].append(_field("Planned enrollment", str(target)))
+    url = _web_url(event.get("url"))
+    if url:
+        embed["url"] = url
+    timestamp = _iso_timestamp(event.get("at"))
+    if timestamp:
+        embed["timestamp"] = timestamp
+    footer = _footer(event)
+    if footer:
+        embed["footer"] = {"text": footer}
+    if not embed["fields"]:
+        del embed["fields"]
+    return embed
+
+
+# ---------------------------------------------------------------------------------- embeds → payloads
+
+_ROLE_ID = re.compile(r"\d{1,25}")
+MAX_ROLE_MENTIONS = 100  # Discord's cap on the allowed_mentions.roles list
+
+
+def _roles_for(
+    event: dict[str, Any], role_pings: dict[str, list[str]], labels_by_event: dict[str, list[str]]
+) -> list[str]:
+    roles: list[str] = []
+    for label in labels_by_event.get(str(event.get("id")), []) or []:
+        for role in role_pings.get(label, []) or []:
+            role = str(role).strip()
+            if _ROLE_ID.fullmatch(role) and role not in roles:
+                roles.append(role)
+    return roles
+
+
+def render_messages(
+    events: list[dict[str, Any]],
+    *,
+    role_pings: dict[str, list[str]] | None = None,
+    labels_by_event: dict[str, list[str]] | None = None,
+    limits: DiscordLimits = DISCORD,
+) -> list[dict[str, Any]]:
+    """Webhook JSON payloads for ``events``, in order, as few as Discord's limits allow.
+
+    Every payload carries ``allowed_mentions: {"parse": []}``. ``role_pings`` maps a watch label to
+    role ids; ``labels_by_event`` maps an event id to its watch's labels. Only when an event in a
+    payload carries a label with configured roles does that payload mention them in ``content``, and
+    its ``allowed_mentions`` then lists exactly those role ids. Role ids that are not snowflakes are
+    ignored (config typos must not become text that pings something else).
+    """
+    role_pings = role_pings or {}
+    labels_by_event = labels_by_event or {}
+    batches = batch_embeds([render_event(e) for e in events], limits)
+    payloads: list[dict[str, Any]] = []
+    index = 0
+    for batch in batches:
+        batch_events = events[index : index + len(batch)]
+        index += len(batch)
+        roles: list[str] = []
+        for event in batch_events:
+            roles.extend(r for r in _roles_for(event, role_pings, labels_by_event) if r not in roles)
+        payload: dict[str, Any] = {"embeds": batch, "allowed_mentions": {"parse": []}}
+        if roles:
+            content = ""
+            kept: list[str] = []
+            for role in roles[:MAX_ROLE_MENTIONS]:
+                mention = f"<@&{role}>"
+                if len(content) + len(mention) + 1 > limits.content:
+                    break
+                content = f"{content} {mention}".strip()
+                kept.append(role)
+            payload["content"] = content
+            payload["allowed_mentions"] = {"parse": [], "roles": kept}
+        payloads.append(payload)
+    return payloads
+
+
+# ------------------------------------------------------------------------------------ console text
+
+
+def _one_line(text: Any, limit: int = TEXT_LINE_CHARS) -> str:
+    return truncate(" ".join(str(text).split()), limit) if text else ""
+
+
+def _text_summary(event: dict[str, Any]) -> tuple[str, str]:
+    """(what happened, optional second line) for :func:`render_text`."""
+    kind = str(event.get("kind") or "event")
+    detail = _detail(event)
+    old, new = event.get("old"), event.get("new")
+    if kind == "status_changed":
+        return f"status {_fmt(old)} → {_fmt(new)}", _one_line(detail.get("why_stopped"))
+    if kind == "enrollment_changed":
+        new_d = new if isinstance(new, dict) else {}
+        target = _target(event)
+        change = f"enrollment {_fmt_enrollment(new)}"
+        if old:
+            change = f"enrollment {_fmt_enrollment(old)} → {_fmt_enrollment(new)}"
+        if target and new_d.get("count") is not None:
+            change += f" [{progress_bar(new_d['count'], target)}]"
+        return change, ""
+    if kind == "enrollment_reported":
+        new_d = new if isinstance(new, dict) else {}
+        bar = progress_bar(new_d.get("enrolled"), _target(event))
+        return f"reported enrollment {bar}", _one_line(detail.get("evidence"))
+    if kind == "dates_changed":
+        return f"{event.get('field') or 'date'} {_fmt(old)} → {_fmt(new)}", ""
+    if kind == "results_posted":
+        first = detail.get("results_first_posted")
+        return "RESULTS POSTED" + (f" (first posted {first})" if first else ""), ""
+    if kind == "new_trial":
+        summary = new if isinstance(new, dict) else {}
+        return "new trial" + (f" ({summary['status']})" if summary.get("status") else ""), ""
+    if kind == "new_post":
+        by = f" by {detail['author']}" if detail.get("author") else ""
+        return f"new post{by}", _one_line(detail.get("text"))
+    if kind == "new_thread":
+        by = f" by {detail['author']}" if detail.get("author") else ""
+        return f"new thread{by}", ""
+    if kind == "new_publication":
+        bits = [detail.get("journal"), detail.get("published")]
+        where = ", ".join(str(b) for b in bits if b)
+        doi = f" doi:{detail['doi']}" if detail.get("doi") else ""
+        return f"new publication{f' in {where}' if where else ''}{doi}", ""
+    if kind in ("source_error", "source_recovered"):
+        return kind.replace("_", " "), _one_line(detail.get("error"))
+    if event.get("field") or old is not None or new is not None:
+        return f"{kind} {event.get('field') or ''} {_fmt(old)} → {_fmt(new)}".replace("  ", " "), ""
+    return kind.replace("_", " "), ""
+
+
+def render_text(event: dict[str, Any]) -> str:
+    """One or two plain lines for a console (no markdown escaping), e.g.
+
+    ``[resetme-pilot] NCT01234567 status RECRUITING → ACTIVE_NOT_RECRUITING — Title — url``
+    """
+    what, second = _text_summary(event)
+    watch = f"[{event['watch']}]" if event.get("watch") else ""
+    head = " ".join(p for p in (watch, str(event.get("subject") or ""), what) if p)
+    parts = [head]
+    if event.get("title"):
+        parts.append(_one_line(event["title"]))
+    if event.get("url"):
+        parts.append(str(event["url"]))
+    line = " — ".join(parts)
+    return f"{line}\n    {second}" if second else line

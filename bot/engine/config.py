@@ -1,0 +1,348 @@
+"""Configuration: TOML in, typed objects out, and errors that name the bad key.
+
+Secrets are written as ``${NAME}`` and read from the environment at load time, so the file can be
+shared and committed. Unknown keys are errors (a typo such as ``[htpp]`` silently ignored is how a
+monitor ends up watching nothing). Without a config file the built-in defaults apply and the watches
+come from ``seeds/watchlist.toml``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from scrapers.kinds import kind_names
+from scrapers.records import WatchSpec
+from scrapers.http.fetcher import HttpSettings
+from storage.reported import DeclaredTrial
+
+DEFAULT_CONFIG_NAME = "trialwatch.toml"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_WATCH_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+
+class ConfigError(ValueError):
+    """A configuration problem; the message names the file and the key (exit code 2)."""
+
+
+@dataclass
+class CheckSettings:
+    first_run: str = "silent"  # silent | announce
+    failure_alert_after: int = 3
+    max_backoff_s: int = 24 * 3600  # a failing watch is retried ever later, up to this far apart
+    concurrency: int = 8  # watches checked at once
+
+
+@dataclass
+class DiscordSettings:
+    api_base: str = "https://discord.com/api/v10"
+    webhook_url: str | None = None
+    token: str | None = None
+    channel_id: str | None = None
+    guild_id: str | None = None
+    role_pings: dict[str, list[str]] = field(default_factory=dict)  # label -> role ids
+    charts: bool = True  # attach the enrollment chart to enrollment events and /trial
+
+
+@dataclass
+class NotifySettings:
+    console: bool = True
+    discord: bool = True  # used only when a webhook URL or bot token + channel is configured
+
+
+@dataclass
+class SecuritySettings:
+    allow_private_urls: bool = False
+
+
+@dataclass
+class Config:
+    db_path: str = "trialwatch.db"
+    check: CheckSettings = field(default_factory=CheckSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
+    #: ``[sources.KIND] base_url`` overrides; a kind not named here uses its source's declared default
+    base_urls: dict[str, str] = field(default_factory=dict)
+    discord: DiscordSettings = field(default_factory=DiscordSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
+    watches: list[WatchSpec] = field(default_factory=list)
+    trials: list[DeclaredTrial] = field(default_factory=list)  # [[trial]]: trials named by a label, with starting figures
+    source: str = "<defaults>"  # where this config came from, for messages
+
+    def destinations(self) -> list[str]:
+        """The outbox destinations events are queued for, in delivery order."""
+        out = []
+        if self.notify.console:
+            out.append("console")
+        if self.notify.discord and self.discord.webhook_url:
+            out.append("discord_webhook")
+        if self.notify.discord and self.discord.token and self.discord.channel_id:
+            out.append("discord_bot")
+        return out
+
+
+def parse_interval(value: Any, where: str) -> int:
+    """``"6h"`` → 21600. Plain numbers are seconds."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return int(value)
+    if isinstance(value, str):
+        m = _INTERVAL.match(value)
+        if m and float(m.group(1)) > 0:
+            return max(1, int(float(m.group(1)) * _UNITS[m.group(2)]))
+    raise ConfigError(f"{where}: interval must be a number with s, m, h or d (like \"6h\"), got {value!r}")
+
+
+def expand_env(value: Any, where: str, env: dict[str, str] | None = None) -> Any:
+    """Replace ``${NAME}`` in strings (recursively). A missing variable becomes None for a whole-value
+    reference (an optional secret left unset) and an error inside a longer string."""
+    env = os.environ if env is None else env
+    if isinstance(value, str):
+        if "${" not in value:  # nearly every value: skip the regexes (a config may hold thousands)
+            return value
+        whole = _ENV_REF.fullmatch(value)
+        if whole:
+            return env.get(whole.group(1)) or None
+        def sub(m: re.Match[str]) -> str:
+            if m.group(1) not in env:
+                raise ConfigError(f"{where}: environment variable {m.group(1)} is not set")
+            return env[m.group(1)]
+        return _ENV_REF.sub(sub, value)
+    if isinstance(value, dict):
+        return {k: expand_env(v, f"{where}.{k}", env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [expand_env(v, f"{where}[{i}]", env) for i, v in enumerate(value)]
+    return value
+
+
+def _take(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str, default: Any) -> Any:
+    if key not in table:
+        return default
+    value = table[key]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, float)):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise ConfigError(f"{where}.{key}: expected {names}, got {value!r}")
+    return value
+
+
+def _no_unknown(table: dict[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})")
+
+
+WATCH_COMMON_KEYS = {"id", "kind", "interval", "labels", "enabled"}
+
+
+def watch_from_table(table: dict[str, Any], where: str, default_interval: int = 6 * 3600) -> WatchSpec:
+    """One ``[[watch]]`` table → :class:`WatchSpec`; kind-specific keys are checked by the source."""
+    from scrapers.kinds import kind_names, validate_keys
+    from scrapers.records import UnsupportedWatch
+
+    wid = table.get("id")
+    if not isinstance(wid, str) or not _WATCH_ID.match(wid):
+        raise ConfigError(f"{where}.id: a watch needs an id: a lowercase slug like \"resetme-pilot\", got {wid!r}")
+    where = f"{where} (id {wid!r})"
+    kind = table.get("kind")
+    if not isinstance(kind, str):
+        raise ConfigError(f"{where}.kind: missing; one of {', '.join(kind_names())}")
+    if kind not in kind_names():
+        raise ConfigError(f"{where}.kind: unknown watch kind {kind!r}; one of {', '.join(kind_names())}")
+    labels = _take(table, "labels", list, where, [])
+    if not all(isinstance(x, str) for x in labels):
+        raise ConfigError(f"{where}.labels: must be a list of strings")
+    keys = {k: v for k, v in table.items() if k not in WATCH_COMMON_KEYS}
+    spec = WatchSpec(
+        id=wid,
+        kind=kind,
+        keys=keys,
+        interval_s=parse_interval(table["interval"], f"{where}.interval") if "interval" in table else default_interval,
+        labels=list(labels),
+        enabled=_take(table, "enabled", bool, where, True),
+    )
+    try:
+        validate_keys(kind, keys)
+    except UnsupportedWatch as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    return spec
+
+
+def load_config(path: str | Path | None = None, *, db_override: str | None = None,
+                env: dict[str, str] | None = None) -> Config:
+    """Load ``path``, or ``./trialwatch.toml`` when present, or the built-in defaults with the seed watchlist."""
+    if path is None and Path(DEFAULT_CONFIG_NAME).is_file():
+        path = DEFAULT_CONFIG_NAME
+    if path is None:
+        raw: dict[str, Any] = {}
+        source = "<defaults>"
+    else:
+        source = str(path)
+        try:
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{source}: config file not found") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    cfg = config_from_dict(raw, source=source, env=env)
+    if path is None:
+        cfg.watches = load_seed_watches()
+        cfg.trials = load_seed_trials()
+    if db_override:
+        cfg.db_path = db_override
+    return cfg
+
+
+def load_seed_watches() -> list[WatchSpec]:
+    """The default watchlist shipped in ``seeds/watchlist.toml`` (the ResetME family)."""
+    text = resources.files("seeds").joinpath("watchlist.toml").read_text(encoding="utf-8")
+    raw = tomllib.loads(text)
+    return [watch_from_table(t, f"seeds/watchlist.toml [[watch]] #{i + 1}") for i, t in enumerate(raw.get("watch", []))]
+
+
+def config_from_dict(raw: dict[str, Any], *, source: str = "<dict>", env: dict[str, str] | None = None) -> Config:
+    """Build a :class:`Config` from parsed TOML. Every error names ``source`` and the key."""
+    raw = expand_env(raw, source, env)
+    _no_unknown(raw, {"database", "check", "http", "sources", "discord", "notify", "security", "watch", "trial"}, source)
+    cfg = Config(source=source)
+
+    database = _take(raw, "database", dict, source, {})
+    _no_unknown(database, {"path"}, f"{source} [database]")
+    cfg.db_path = _take(database, "path", str, f"{source} [database]", cfg.db_path)
+
+    check = _take(raw, "check", dict, source, {})
+    w = f"{source} [check]"
+    _no_unknown(check, {"first_run", "failure_alert_after", "concurrency", "max_backoff"}, w)
+    if "max_backoff" in check:
+        cfg.check.max_backoff_s = parse_interval(check["max_backoff"], f"{w}.max_backoff")
+    cfg.check.first_run = _take(check, "first_run", str, w, cfg.check.first_run)
+    if cfg.check.first_run not in ("silent", "announce"):
+        raise ConfigError(f"{w}.first_run: must be \"silent\" or \"announce\", got {cfg.check.first_run!r}")
+    cfg.check.failure_alert_after = _take(check, "failure_alert_after", int, w, cfg.check.failure_alert_after)
+    cfg.check.concurrency = _take(check, "concurrency", int, w, cfg.check.concurrency)
+    if cfg.check.failure_alert_after < 1 or cfg.check.concurrency < 1:
+        raise ConfigError(f"{w}: failure_alert_after and concurrency must be at least 1")
+
+    http = _take(raw, "http", dict, source, {})
+    w = f"{source} [http]"
+    floats = {"timeout_s", "per_host_rps", "backoff_s", "max_retry_after_s"}
+    ints = {"max_bytes", "max_concurrency", "max_retries"}
+    _no_unknown(http, floats | ints | {"user_agent"}, w)
+    hs = cfg.http
+    hs.user_agent = _take(http, "user_agent", str, w, hs.user_agent)
+    for k in floats:
+        setattr(hs, k, _take(http, k, float, w, getattr(hs, k)))
+    for k in ints:
+        setattr(hs, k, _take(http, k, int, w, getattr(hs, k)))
+    if hs.timeout_s <= 0 or hs.max_bytes <= 0 or hs.per_host_rps < 0:
+        raise ConfigError(f"{w}: timeout_s and max_bytes must be positive and per_host_rps not negative")
+
+    sources = _take(raw, "sources", dict, source, {})
+    for name, table in sources.items():
+        w = f"{source} [sources.{name}]"
+        if not isinstance(table, dict):
+            raise ConfigError(f"{w}: must be a table")
+        if name not in kind_names():
+            raise ConfigError(f"{w}: unknown watch kind {name!r}; one of {', '.join(kind_names())}")
+        _no_unknown(table, {"base_url"}, w)
+        if "base_url" in table:
+            cfg.base_urls[name] = _take(table, "base_url", str, w, "")
+
+    discord = _take(raw, "discord", dict, source, {})
+    w = f"{source} [discord]"
+    _no_unknown(discord, {"api_base", "webhook_url", "token", "channel_id", "guild_id", "role_pings", "charts"}, w)
+    d_charts = _take(discord, "charts", bool, w, True)
+    d = cfg.discord
+    d.api_base = _take(discord, "api_base", str, w, d.api_base).rstrip("/")
+    for key in ("webhook_url", "token", "channel_id", "guild_id"):
+        value = discord.get(key)
+        if value is not None and not isinstance(value, (str, int)):
+            raise ConfigError(f"{w}.{key}: expected a string, got {value!r}")
+        setattr(d, key, str(value) if value not in (None, "") else None)
+    d.charts = d_charts
+    pings = _take(discord, "role_pings", dict, w, {})
+    for label, roles in pings.items():
+        if not isinstance(roles, list) or not all(str(r).isdigit() for r in roles):
+            raise ConfigError(f"{w}.role_pings.{label}: must be a list of role ids (digits)")
+        d.role_pings[label] = [str(r) for r in roles]
+
+    notify = _take(raw, "notify", dict, source, {})
+    w = f"{source} [notify]"
+    _no_unknown(notify, {"console", "discord"}, w)
+    cfg.notify.console = _take(notify, "console", bool, w, cfg.notify.console)
+    cfg.notify.discord = _take(notify, "discord", bool, w, cfg.notify.discord)
+
+    security = _take(raw, "security", dict, source, {})
+    _no_unknown(security, {"allow_private_urls"}, f"{source} [security]")
+    cfg.security.allow_private_urls = _take(security, "allow_private_urls", bool, f"{source} [security]", False)
+
+    tables = _take(raw, "watch", list, source, [])
+    seen: set[str] = set()
+    for i, table in enumerate(tables):
+        where = f"{source} [[watch]] #{i + 1}"
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: must be a table")
+        spec = watch_from_table(table, where)
+        if spec.id in seen:
+            raise ConfigError(f"{where}.id: duplicate watch id {spec.id!r}")
+        seen.add(spec.id)
+        cfg.watches.append(spec)
+    cfg.trials = trials_from_tables(_take(raw, "trial", list, source, []), source)
+    return cfg
+
+
+TRIAL_KEYS = {"key", "labels", "title", "acronym", "enrolled", "target", "completed", "as_of", "evidence", "source_url"}
+_TRIAL_KEY = re.compile(r"^[a-z][a-z0-9._-]{0,63}$")
+
+
+def trials_from_tables(tables: list[Any], source: str) -> list[DeclaredTrial]:
+    """``[[trial]]`` tables: a trial without a registry id yet, named by a key, tied to text by labels,
+    with the figures already known when watching began (so only newer figures are news)."""
+    out: list[DeclaredTrial] = []
+    owner: dict[str, str] = {}
+    for i, table in enumerate(tables):
+        where = f"{source} [[trial]] #{i + 1}"
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: must be a table")
+        _no_unknown(table, TRIAL_KEYS, where)
+        key = table.get("key")
+        if not isinstance(key, str) or not _TRIAL_KEY.match(key):
+            raise ConfigError(f"{where}.key: a lowercase name like \"resetme\", got {key!r} (registry ids are not "
+                              "declared here: trialwatch links them from the registries' own records)")
+        where = f"{where} (key {key!r})"
+        if any(t.key == key for t in out):
+            raise ConfigError(f"{where}.key: duplicate trial key {key!r}")
+        labels = _take(table, "labels", list, where, [key])
+        if not labels or not all(isinstance(x, str) and x for x in labels):
+            raise ConfigError(f"{where}.labels: must be a non-empty list of strings")
+        for label in labels:
+            if label in owner:
+                raise ConfigError(f"{where}.labels: label {label!r} already names trial {owner[label]!r}")
+            owner[label] = key
+        figures = {}
+        for name in ("enrolled", "target", "completed"):
+            value = _take(table, name, int, where, None)
+            if value is not None and value < 0:
+                raise ConfigError(f"{where}.{name}: must not be negative, got {value}")
+            figures[name] = value
+        as_of = _take(table, "as_of", (str, int), where, None)
+        out.append(DeclaredTrial(
+            key=key, labels=tuple(labels), title=_take(table, "title", str, where, None),
+            acronym=_take(table, "acronym", str, where, None), **figures,
+            as_of=str(as_of) if as_of is not None else None, evidence=_take(table, "evidence", str, where, None),
+            source_url=_take(table, "source_url", str, where, None)))
+    return out
+
+
+def load_seed_trials() -> list[DeclaredTrial]:
+    """The trials declared in ``seeds/watchlist.toml`` (ResetME and its starting figures)."""
+    text = resources.files("seeds").joinpath("watchlist.toml").read_text(encoding="utf-8")
+    return trials_from_tables(tomllib.loads(text).get("trial", []), "seeds/watchlist.toml")

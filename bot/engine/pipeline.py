@@ -1,0 +1,294 @@
+"""Check one watch: fetch → parse → diff → save, with a stage report for ``--explain``.
+
+Everything upstream of delivery lives here and knows nothing of Discord. Each watch is checked
+independently: any failure (network, parse, a bug in one source) becomes that watch's error and a
+failure count, never an exception that stops the other watches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from bot.engine.config import Config
+from scrapers.records import FetchOutcome, FetchState, Item, ParseError, UnsupportedWatch, WatchSpec
+from scrapers.source import Source
+from scrapers.kinds import is_url_kind, source_for
+from scrapers.http.fetcher import Fetcher, FetchError, GuardedFetcher, describe, redact_url
+from storage.diff import SPECS, DiffResult, canonical, diff_items, make_event
+from storage.identity import Identity
+from storage.repo import Health, Repo, utcnow
+from storage.reported import note_reported_enrollment
+
+log = logging.getLogger("trialwatch.pipeline")
+
+#: watch kinds whose target is a URL the user gave (registries' hosts come from the config)
+
+
+async def public_url_guard(url: str) -> None:
+    """Refuse a URL that is, or resolves to, a private, loopback or link-local address."""
+    from bot.engine.urlsafety import UnsafeURL, check_url
+
+    try:
+        await check_url(url)
+    except UnsafeURL as exc:
+        raise FetchError("invalid_url", f"refused to fetch {redact_url(url)}: {exc}", url=url) from None
+
+
+
+@dataclass
+class _Cycle:
+    """What the watches of one :meth:`Checker.check_all` share: their healths (read in one query),
+    one source instance per kind (which may batch requests across watches), and the quiet checks
+    whose health and fetch-log rows are written together at the end of the cycle."""
+
+    health: dict[str, Health]
+    sources: dict[str, Source] = field(default_factory=dict)
+    unchanged: list[tuple[str, FetchState, dict[str, Any]]] = field(default_factory=list)
+
+
+@dataclass
+class WatchReport:
+    """What happened to one watch in one check: the ``--explain`` stage report and the new events."""
+
+    watch: str
+    kind: str
+    status: str = "ok"  # ok | not_modified | error | unsupported
+    error: str | None = None
+    stages: list[tuple[str, str]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    requests: int = 0
+    bytes: int = 0
+    items: int | None = None
+    duration_ms: int = 0
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "error"
+
+    def stage(self, name: str, outcome: str) -> None:
+        self.stages.append((name, outcome))
+
+
+class Checker:
+    """Runs checks against one database with one shared fetcher."""
+
+    #: at most this many follow-up watches created by one check of one search (a broad query must
+    #: not flood the database; the rest follow on later checks)
+    MAX_FOLLOWS_PER_CHECK = 25
+
+    def __init__(self, cfg: Config, repo: Repo, fetcher: Fetcher, *, now: Callable[[], str] = utcnow) -> None:
+        self.cfg = cfg
+        self.repo = repo
+        self.fetcher = fetcher
+        self.now = now
+        self.identity = Identity(repo.db)
+
+    async def check_all(self, watches: list[WatchSpec], *, dry_run: bool = False,
+                        on_done: Callable[[WatchReport], None] | None = None) -> list[WatchReport]:
+        """Check several watches concurrently (bounded); reports come back in the order given.
+
+        ``on_done`` is called as each watch finishes (progress display).
+        """
+        gate = asyncio.Semaphore(self.cfg.check.concurrency)
+        cycle = self._begin_cycle(watches)
+
+        async def one(w: WatchSpec) -> WatchReport:
+            async with gate:
+                report = await self._check_watch(w, dry_run, cycle)
+            if on_done:
+                on_done(report)
+            return report
+
+        try:
+            return list(await asyncio.gather(*(one(w) for w in watches)))
+        finally:
+            self.repo.save_unchanged(cycle.unchanged)
+
+    def _begin_cycle(self, watches: list[WatchSpec]) -> _Cycle:
+        """Read every watch's health in one query, and make one source instance per kind, told about
+        all its watches first (:meth:`Source.begin_cycle`: CT.gov batches its single-trial watches)."""
+        cycle = _Cycle(health=self.repo.healths(w.id for w in watches))
+        by_kind: dict[str, list[WatchSpec]] = {}
+        for w in watches:
+            by_kind.setdefault(w.kind, []).append(w)
+        for kind, group in by_kind.items():
+            try:
+                source = source_for(kind, self.cfg.base_urls)
+            except UnsupportedWatch:
+                continue  # reported per watch by check_watch
+            source.begin_cycle([(w, cycle.health[w.id].state) for w in group])
+            cycle.sources[kind] = source
+        return cycle
+
+    async def check_watch(self, watch: WatchSpec, *, dry_run: bool = False) -> WatchReport:
+        """Check one watch on its own (no batching with others, results saved at once)."""
+        return await self._check_watch(watch, dry_run, None)
+
+    async def _check_watch(self, watch: WatchSpec, dry_run: bool, cycle: _Cycle | None) -> WatchReport:
+        report = WatchReport(watch.id, watch.kind)
+        started = time.monotonic()
+        try:
+            await self._check(watch, report, dry_run, cycle)
+        except Exception as exc:  # one watch's failure never stops the others
+            if not isinstance(exc, (FetchError, ParseError)):
+                log.exception("unexpected error while checking %s", watch.id)
+            report.duration_ms = int((time.monotonic() - started) * 1000)
+            self._fail(watch, report, describe(exc), dry_run)
+        report.duration_ms = report.duration_ms or int((time.monotonic() - started) * 1000)
+        return report
+
+    async def _check(self, watch: WatchSpec, report: WatchReport, dry_run: bool, cycle: _Cycle | None) -> None:
+        try:
+            source = (cycle and cycle.sources.get(watch.kind)) or source_for(watch.kind, self.cfg.base_urls)
+        except UnsupportedWatch as exc:
+            report.status = "unsupported"
+            report.error = f"{exc}; skipped"
+            report.stage("source", report.error)
+            return
+        health = cycle.health[watch.id] if cycle and watch.id in cycle.health else self.repo.health(watch.id)
+        baseline = health.last_success is None
+        started = time.monotonic()
+        outcome: FetchOutcome = await source.fetch(watch, self._fetcher_for(watch), health.state)
+        report.requests, report.bytes = outcome.requests, outcome.bytes
+        report.duration_ms = int((time.monotonic() - started) * 1000)
+        status = f"HTTP {outcome.http_status}" if outcome.http_status else "fetched"
+        report.stage("fetch", f"{status}, {outcome.requests} request(s), {outcome.bytes} bytes"
+                     + "".join(f"; {n}" for n in outcome.notes))
+        now = self.now()
+        log_row = {"started_at": now, "duration_ms": report.duration_ms, "http_status": outcome.http_status,
+                   "requests": outcome.requests, "bytes": outcome.bytes}
+        if outcome.not_modified or outcome.result is None:
+            report.status = "not_modified"
+            report.stage("parse", "skipped: not modified" + (" (304)" if outcome.http_status == 304 else ""))
+            if not dry_run and cycle is not None and not health.alerted:
+                # nothing to announce: written with the cycle's other quiet watches, in one transaction
+                cycle.unchanged.append((watch.id, outcome.state, {**log_row, "outcome": "not_modified"}))
+            elif not dry_run:
+                report.events = self.repo.save_check(
+                    watch, None, outcome.state, now=now, destinations=self.cfg.destinations(),
+                    fetch_log={**log_row, "outcome": "not_modified"}, health=health)
+            return
+        result = outcome.result
+        report.items = len(result.items)
+        report.stage("parse", f"{len(result.items)} item(s)" + ("" if result.complete else " (incremental)"))
+        if result.complete and not result.items:
+            present = self.repo.count_present(watch.id)
+            if present:
+                raise ParseError(f"the response had no items where {present} were before; "
+                                 "treated as a broken page, not as removals")
+        spec = SPECS[source.item_kind]
+        stored = self.repo.load_items(watch.id)
+        announce = baseline and self.cfg.check.first_run == "announce"
+        trial_keys = self._trial_keys(source, result.items, stored, write=not dry_run)
+        diff = diff_items(spec, stored, result, watch=watch.id, source=watch.kind, now=now, baseline=baseline,
+                          trial_of=lambda item: trial_keys.get(item.key),
+                          is_news=lambda item: source.is_news(item, watch))
+        # enrollment figures reported in new text items (posts, feed entries, abstracts): storage/reported.py
+        note_reported_enrollment(self.repo.db, self.cfg.trials, watch, source.item_kind, diff, stored, now=now,
+                                 baseline=baseline, is_news=lambda item: source.is_news(item, watch))
+        for ev in diff.events:
+            if ev["trial"]:
+                ev["detail"]["trial_ids"] = self.identity.ids_of(ev["trial"]) or [ev["trial"]]
+        extra = [self._started_event(watch, source, result.items, now)] if announce else []
+        report.stage("diff", _diff_summary(diff, baseline, len(stored)))
+        if dry_run:
+            report.events = extra + diff.events
+            report.stage("save", "skipped: --dry-run")
+            return
+        report.events = self.repo.save_check(
+            watch, diff, outcome.state, now=now, destinations=self.cfg.destinations(),
+            fetch_log={**log_row, "outcome": "ok", "items": len(result.items), "events": len(diff.events)},
+            health=health, extra_events=extra)
+        dup = len(diff.events) + len(extra) - len([e for e in report.events if e["kind"] != "source_recovered"])
+        report.stage("save", f"{len(diff.upserts)} item(s) written, {len(diff.history)} history row(s), "
+                     f"{len(report.events)} event(s) queued" + (f", {dup} already known" if dup > 0 else ""))
+        followable = result.items if source.follow_existing else [
+            i for i in result.items if not baseline and i.key not in stored]
+        followed = self._follow(source, watch, followable)
+        if followed:
+            report.stage("follow", f"now following {len(followed)} found item(s): {', '.join(followed)}")
+
+    def _trial_keys(self, source: Source, items: list[Item], stored: dict[str, dict[str, Any]], *,
+                    write: bool) -> dict[str, str | None]:
+        """Item key → canonical trial key, linking registry ids as a side effect (not in a dry run).
+
+        An item exactly as stored names no new id: its key is only looked up, so a search's
+        unchanged results cost no write at all.
+        """
+        if source.item_kind != "trial":
+            return {}
+        keys = {}
+        for item in items:
+            unchanged = stored.get(item.key) == item.fields
+            keys[item.key] = (self.identity.resolve if write and not unchanged else self.identity.peek)(item.fields)
+        return keys
+
+    def _follow(self, source: Source, watch: WatchSpec, items: list[Item]) -> list[str]:
+        """Create a watch of its own for each found item a ``follow = true`` search has not followed yet."""
+        created: list[str] = []
+        taken: set[Any] | None = None  # ids and (kind, target)s of all watches: read once, only when needed
+        for item in items:
+            spec = source.follow_spec(item, watch)
+            if spec is None:
+                continue
+            if taken is None:
+                watches = self.repo.list_watches()
+                taken = {w.id for w in watches} | {(w.kind, canonical(w.keys)) for w in watches}
+            # the same id, or a watch of the same kind on the same target (e.g. pinned in the config)
+            if spec.id in taken or (spec.kind, canonical(spec.keys)) in taken:
+                continue
+            # a watch followed from one added on Discord inherits its restriction to public addresses
+            origin = "discord" if self.repo.watch_origin(watch.id) == "discord" else "follow"
+            self.repo.upsert_watch(spec, origin=origin)
+            taken |= {spec.id, (spec.kind, canonical(spec.keys))}
+            created.append(spec.id)
+            if len(created) >= self.MAX_FOLLOWS_PER_CHECK:
+                break
+        return created
+
+    def _fetcher_for(self, watch: WatchSpec) -> Any:
+        """The shared fetcher; for a URL watch added from Discord, one that refuses private addresses on
+        every request and redirect hop (the URL was checked when added, but a public page may redirect
+        to 169.254.169.254 or a host may later resolve elsewhere)."""
+        if (not is_url_kind(watch.kind) or self.cfg.security.allow_private_urls
+                or self.repo.watch_origin(watch.id) != "discord"):
+            return self.fetcher
+        return GuardedFetcher(self.fetcher, public_url_guard)
+
+    def _fail(self, watch: WatchSpec, report: WatchReport, error: str, dry_run: bool) -> None:
+        if not dry_run and self.repo.get_watch(watch.id) is None:
+            # Removed (e.g. /watch remove) while it was being checked: nothing left to record against.
+            report.status, report.error = "removed", "the watch was removed during its check; nothing saved"
+            report.stage("save", report.error)
+            return
+        report.status, report.error = "error", error
+        report.stage("error", error)
+        if dry_run:
+            return
+        alert = self.repo.record_failure(
+            watch, error, now=self.now(), alert_after=self.cfg.check.failure_alert_after,
+            destinations=self.cfg.destinations(),
+            fetch_log={"started_at": self.now(), "duration_ms": report.duration_ms, "outcome": "error",
+                       "requests": report.requests, "bytes": report.bytes, "error": error})
+        if alert:
+            report.events.append(alert)
+
+    def _started_event(self, watch: WatchSpec, source: Source, items: list[Item], now: str) -> dict[str, Any]:
+        return make_event(kind="watch_started", id=f"watch_started:{watch.id}", watch=watch.id, source=watch.kind,
+                          subject=watch.id, trial=None, title=f"Now watching {watch.id}",
+                          url=source.human_url(watch), at=now, new={"items": len(items)},
+                          detail={"items": len(items), "labels": watch.labels})
+
+
+def _diff_summary(diff: DiffResult, baseline: bool, stored: int) -> str:
+    if baseline:
+        return f"baseline: {len(diff.upserts)} item(s) recorded silently"
+    new = sum(1 for _ in diff.upserts) - diff.changed_items
+    parts = [f"{new} new", f"{diff.changed_items} changed", f"{len(diff.seen) - len(diff.upserts)} unchanged"]
+    if diff.gone:
+        parts.append(f"{len(diff.gone)} gone (not news)")
+    return ", ".join(parts) + f" → {len(diff.events)} event(s)"

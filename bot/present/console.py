@@ -1,0 +1,84 @@
+"""The console notifier: each event as a readable line (or as one JSON object per line) on a stream."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Sequence, TextIO
+
+from bot.engine.delivery import Planned
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, dict):
+        if "count" in value:
+            kind = f" {value['type']}" if value.get("type") else ""
+            return f"{value['count']}{kind}"
+        if "enrolled" in value or "target" in value:
+            parts = []
+            if value.get("enrolled") is not None:
+                parts.append(f"{value['enrolled']} enrolled")
+            if value.get("target") is not None:
+                parts.append(f"target {value['target']}")
+            if value.get("completed") is not None:
+                parts.append(f"{value['completed']} completed")
+            return ", ".join(parts) or "reported"
+        return ", ".join(f"{k}={v}" for k, v in value.items() if v is not None)
+    if value is None:
+        return "—"
+    return str(value)
+
+
+def format_event(ev: dict[str, Any]) -> str:
+    """One or two lines a person reads: what changed, on what, and where to look."""
+    kind = ev["kind"]
+    who = ev.get("subject") or ev.get("watch") or ""
+    title = ev.get("title") or ""
+    detail = ev.get("detail") or {}
+    if kind == "enrollment_reported":
+        what = f"reported enrollment: {_short(ev.get('new'))}"
+        if detail.get("previous"):
+            what += f" (known before: {_short(detail['previous'])})"
+    elif kind == "results_posted":
+        first = detail.get("results_first_posted")
+        what = "RESULTS POSTED" + (f" (first posted {first})" if first else "")
+    elif ev.get("field") and kind not in ("new_trial",):
+        what = f"{ev['field']}: {_short(ev.get('old'))} → {_short(ev.get('new'))}"
+        if detail.get("why_stopped"):
+            what += f" (why stopped: {detail['why_stopped']})"
+    elif kind == "new_post":
+        text = (detail.get("text") or "").replace("\n", " ")
+        what = f"new post by {detail.get('author') or '?'}: {text[:160]}{'…' if len(text) > 160 else ''}"
+    elif kind == "new_publication":
+        what = f"new paper in {detail.get('journal') or '?'} ({detail.get('published') or '?'})"
+    elif kind in ("source_error", "source_recovered", "destination_stopped"):
+        what = f"{kind.replace('_', ' ')}: {detail.get('error') or ''}"
+    else:
+        what = kind.replace("_", " ")
+    line = f"[{ev.get('watch') or '-'}] {who} {what}"
+    if title:
+        line += f" — {title}"
+    if ev.get("url"):
+        line += f"\n    {ev['url']}"
+    return line
+
+
+class ConsoleNotifier:
+    """Writes events to a stream; ``as_json`` gives the contract's one-event-per-line JSON."""
+
+    def __init__(self, stream: TextIO | None = None, *, as_json: bool = False, name: str = "console") -> None:
+        self.stream = stream
+        self.as_json = as_json
+        self.name = name
+
+    def plan(self, events: Sequence[dict[str, Any]]) -> list[Planned]:
+        return [Planned([i], ev) for i, ev in enumerate(events)]
+
+    async def send(self, message: dict[str, Any]) -> str | None:
+        out = self.stream or sys.stdout
+        if self.as_json:
+            out.write(json.dumps(message, ensure_ascii=False, sort_keys=False) + "\n")
+        else:
+            out.write(format_event(message) + "\n")
+        out.flush()
+        return None

@@ -1,0 +1,60 @@
+"""The one table of watch kinds: a kind is its source module plus one line here.
+
+Everything else about a kind (config validation, the URL guard, ``watch add``, Discord's ``/watch add``
+choices, ``parse``'s KIND choices, help texts) is derived from what its source class declares (see
+:class:`scrapers.source.Source`). Modules are imported only when their kind is used, so a registry-only
+configuration never loads BeautifulSoup, lxml or feedparser.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from scrapers.records import UnsupportedWatch
+
+if TYPE_CHECKING:  # pragma: no cover
+    from scrapers.source import Source
+
+#: kind → "module:Class". The order is the order people see in help texts and choices.
+KINDS: dict[str, str] = {
+    "ctgov": "scrapers.ctgov.source:CtgovSource",
+    "ctis": "scrapers.ctis.source:CtisSource",
+    "xenforo_thread": "scrapers.xenforo.source:XenforoThreadSource",
+    "xenforo_forum": "scrapers.xenforo.source:XenforoForumSource",
+    "europepmc": "scrapers.papers.europepmc:EuropePmcSource",
+    "pubmed": "scrapers.papers.pubmed:PubmedSource",
+    "feed": "scrapers.feed:FeedSource",
+}
+
+
+def kind_names() -> list[str]:
+    """Every watch kind, in table order (cheap: imports no source)."""
+    return list(KINDS)
+
+
+def source_class(kind: str) -> type[Source]:
+    """The source class of ``kind``, imported on first use; :class:`UnsupportedWatch` for an unknown kind."""
+    spec = KINDS.get(kind)
+    if spec is None:
+        raise UnsupportedWatch(f"watch kind {kind!r} is not supported by this version of trialwatch; "
+                               f"one of {', '.join(KINDS)}")
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def source_for(kind: str, base_urls: dict[str, str] | None = None) -> Source:
+    """A source instance for ``kind``, at ``base_urls[kind]`` when given, else its declared default."""
+    return source_class(kind)((base_urls or {}).get(kind) or None)
+
+
+def validate_keys(kind: str, keys: dict[str, object]) -> None:
+    """A watch's keys, checked by its source and against what the source declares (raises UnsupportedWatch)."""
+    cls = source_class(kind)
+    cls().validate(dict(keys))
+    cls.check_declared_keys(dict(keys))
+
+
+def is_url_kind(kind: str) -> bool:
+    """Whether watches of ``kind`` fetch a URL a person gave (and so need the private-address guard)."""
+    return kind in KINDS and source_class(kind).url_key is not None

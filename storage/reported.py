@@ -1,0 +1,365 @@
+"""Enrollment figures reported in text → ``enrollment_reported`` events.
+
+ResetME's figures appear in forum posts, feed entries and abstracts long before any registry shows
+them. After the diff engine has found a check's NEW text items (never during a silent baseline,
+never for an edited item), each one's text is scanned with :func:`scrapers.signals.find_signals`:
+
+* **Which trial.** A trial id in the same text ties the mention to that trial, through the
+  canonical keys of :class:`storage.identity.Identity`; ids that trialwatch does not know are
+  ignored, and a text naming two different known trials is ambiguous and ties to none. Only when
+  the text has **no trial id at all** is it tied by the labels of the watch it came from
+  (:func:`trial_for_labels`): a declared ``[[trial]]`` carrying the label wins; otherwise the
+  trial pinned by a single-trial watch (``trial = "…"``) carrying the label, preferring the one
+  with the largest target (the main trial rather than its pilot).
+* **One event per text item.** Its enrollment signals are merged (the largest enrolled, target
+  and completed figures; "recruitment is complete" as a flag), with the first sentence carrying
+  the enrolled figure as evidence.
+* **Only what is news.** The figures are compared with the trial's last known figures: the latest
+  reported ones, else the starting figures declared in the config (the seed documents' 38/66/17
+  for ResetME), with gaps filled from the registry's enrollment (a PLANNED/ESTIMATED count is a
+  target, an ACTUAL one an enrolled count). News means a larger enrolled or completed count, a
+  different target, or recruitment newly complete; a text repeating or recalling older figures
+  is not news. A mention tied only by a label must also fit the trial: a target different from the
+  known one, or a count above the known target, is another trial's figure and ties to nothing.
+
+The last known figures live in ``field_history`` rows with field ``reported_enrollment`` (``new``
+= the merged figures after the report, ``event_id`` = the event). Why there and not in a table of
+their own: :meth:`storage.repo.Repo.save_check` writes history in the same transaction as the
+event, a ``--dry-run`` writes neither, identity merges already move history rows to the surviving
+trial key, and ``trialwatch history`` shows the reported figures on the trial's timeline. The
+declared starting figures are written there too, once per change of the config
+(:func:`sync_declared_trials`, ``watch_id = "config"``), so they survive a later edit of the config.
+
+Event ids are ``enrollment_reported:<trial>:enrollment:<digest of the figures>``: the same figures
+reported by two watches checked at once are one event.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlite_utils import Database
+
+from scrapers.records import Item, UnsupportedWatch, WatchSpec
+from scrapers.kinds import source_for
+from scrapers.signals import find_signals
+from storage.diff import Change, DiffResult, canonical, event_id, make_event
+from storage.identity import Identity
+
+FIGURES = ("enrolled", "target", "completed")
+HISTORY_FIELD = "reported_enrollment"
+EVENT_KIND = "enrollment_reported"
+#: the item kinds whose text is read, and where their text lives
+TEXT_FIELDS: dict[str, tuple[str, ...]] = {
+    "post": ("text",),
+    "entry": ("title", "summary"),
+    "publication": ("title", "abstract"),
+    "thread": ("title", "first_post_text"),
+}
+
+Figures = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DeclaredTrial:
+    """A trial declared in the config (``[[trial]]``): one without a registry id yet, named by its key.
+
+    ``labels`` tie text from watches carrying them to this trial; the figures are its starting
+    state (what the sources already said when the watch began), so only newer figures are news.
+    """
+
+    key: str
+    labels: tuple[str, ...] = ()
+    title: str | None = None
+    acronym: str | None = None
+    enrolled: int | None = None
+    target: int | None = None
+    completed: int | None = None
+    as_of: str | None = None
+    evidence: str | None = None
+    source_url: str | None = None
+
+    def figures(self) -> Figures | None:
+        figures = {f: getattr(self, f) for f in FIGURES}
+        return figures if any(v is not None for v in figures.values()) else None
+
+    @property
+    def name(self) -> str:
+        return self.acronym or self.title or self.key
+
+
+@dataclass
+class Report:
+    """One text item's news: the event, and the trial's figures after it (the history row's ``new``)."""
+
+    event: dict[str, Any]
+    state: Figures
+
+
+# --------------------------------------------------------------------------- pure parts
+
+
+def text_of(item_kind: str, fields: Mapping[str, Any]) -> str:
+    """The text of an item worth scanning (lines joined with ``\\n``), ``""`` for kinds without text."""
+    parts = [fields.get(name) for name in TEXT_FIELDS.get(item_kind, ())]
+    return "\n".join(p for p in parts if isinstance(p, str) and p.strip())
+
+
+def merge_signals(signals: Iterable[Mapping[str, Any]]) -> Figures | None:
+    """The enrollment signals of one text → ``{enrolled, target, completed, recruitment_complete, evidence}``.
+
+    The largest figure of each kind wins; the evidence is the first sentence that carries the
+    enrolled figure (else the completed figure, else the target, else the "recruitment complete" one).
+    """
+    found = [s for s in signals if s.get("kind") == "enrollment"]
+    if not found:
+        return None
+    merged: Figures = {}
+    for name in FIGURES:
+        values = [s[name] for s in found if isinstance(s.get(name), int)]
+        merged[name] = max(values) if values else None
+    merged["recruitment_complete"] = any(s.get("recruitment_complete") for s in found)
+    evidence = None
+    for name in FIGURES:
+        if merged[name] is not None:
+            evidence = next(s["evidence"] for s in found if s.get(name) == merged[name])
+            break
+    if evidence is None:
+        evidence = next((s["evidence"] for s in found if s.get("recruitment_complete")), found[0]["evidence"])
+    merged["evidence"] = evidence
+    if not merged["recruitment_complete"] and all(merged[f] is None for f in FIGURES):
+        return None
+    return merged
+
+
+def is_news(reported: Mapping[str, Any], known: Mapping[str, Any] | None) -> bool:
+    """Whether reported figures say something the last known figures do not (see the module docstring)."""
+    known = known or {}
+    for name in ("enrolled", "completed"):
+        value, before = reported.get(name), known.get(name)
+        if value is not None and (before is None or value > before):
+            return True
+    target = reported.get("target")
+    if target is not None and target != known.get("target"):
+        return True
+    return bool(reported.get("recruitment_complete")) and not known.get("recruitment_complete")
+
+
+def fits_trial(reported: Mapping[str, Any], known: Mapping[str, Any] | None) -> bool:
+    """For a mention tied only by a watch label: do the figures plausibly belong to this trial?"""
+    target = (known or {}).get("target")
+    if target is None:
+        return True
+    if reported.get("target") is not None and reported["target"] != target:
+        return False
+    return all(reported.get(name) is None or reported[name] <= target for name in ("enrolled", "completed"))
+
+
+def merge_state(known: Mapping[str, Any] | None, reported: Mapping[str, Any]) -> Figures:
+    """The trial's figures after a report: counts only grow, the target is the latest one stated."""
+    known = known or {}
+
+    def most(name: str) -> int | None:
+        values = [v for v in (known.get(name), reported.get(name)) if v is not None]
+        return max(values) if values else None
+
+    target = reported.get("target") if reported.get("target") is not None else known.get("target")
+    return {"enrolled": most("enrolled"), "target": target, "completed": most("completed"),
+            "recruitment_complete": bool(known.get("recruitment_complete") or reported.get("recruitment_complete"))}
+
+
+def trial_for_labels(labels: Sequence[str], declared: Sequence[DeclaredTrial],
+                     pinned: Sequence[tuple[Sequence[str], str, int | None]]) -> str | None:
+    """The trial a watch's labels name, label by label in the watch's order.
+
+    For each label: a declared trial carrying it, else the trials pinned by single-trial watches
+    carrying it (``pinned`` = (watch labels, trial key, target)), the largest target first.
+    """
+    for label in labels:
+        for trial in declared:
+            if label in trial.labels:
+                return trial.key
+        candidates = [(target if target is not None else -1, key) for wl, key, target in pinned if label in wl]
+        if candidates:
+            return max(candidates, key=lambda c: (c[0], c[1]))[1]
+    return None
+
+
+def enrollment_reports(
+    items: Sequence[Item],
+    *,
+    item_kind: str,
+    watch: str,
+    source: str,
+    now: str,
+    key_for_id: Callable[[str], str | None],
+    label_trial: str | None,
+    known: Callable[[str], Figures | None],
+    trial_name: Callable[[str], str | None] = lambda key: None,
+) -> list[Report]:
+    """The ``enrollment_reported`` news in new text items, with each trial's figures afterwards.
+
+    Pure apart from the lookups passed in (``key_for_id``: registry id → canonical trial key;
+    ``known``: trial key → last known figures). Items are read in order and a report updates the
+    figures the next item is compared with, so a batch never announces the same figures twice.
+    """
+    reports: list[Report] = []
+    state: dict[str, Figures | None] = {}
+    for item in items:
+        text = text_of(item_kind, item.fields)
+        if not text:
+            continue
+        signals = find_signals(text)
+        reported = merge_signals(signals)
+        if reported is None:
+            continue
+        ids = [s["id"] for s in signals if s.get("kind") == "trial_id"]
+        if ids:
+            keys = list(dict.fromkeys(k for k in (key_for_id(i) for i in ids) if k))
+            if len(keys) != 1:
+                continue  # no known trial named, or two: not ours to guess
+            trial, tied_by = keys[0], "trial_id"
+        elif label_trial:
+            trial, tied_by = label_trial, "label"
+        else:
+            continue
+        before = state[trial] if trial in state else known(trial)
+        if tied_by == "label" and not fits_trial(reported, before):
+            continue
+        if not is_news(reported, before):
+            continue
+        new = {name: reported[name] for name in FIGURES}
+        old = {name: before.get(name) for name in FIGURES} if before else None
+        detail: dict[str, Any] = {"evidence": reported["evidence"], "source_url": item.fields.get("url"),
+                                  "tied_by": tied_by}
+        if old:
+            detail["previous"] = old  # the contract's `old` is null for a report; what was known before goes here
+        if new["target"] is None and before and before.get("target") is not None:
+            detail["target"] = before["target"]  # what a progress bar needs
+        if reported["recruitment_complete"]:
+            detail["recruitment_complete"] = True
+        event = make_event(
+            kind=EVENT_KIND, id=event_id(EVENT_KIND, trial, "enrollment", None,
+                                         {**new, "recruitment_complete": reported["recruitment_complete"]}),
+            watch=watch, source=source, subject=item.key, trial=trial,
+            title=trial_name(trial) or item.fields.get("title"), url=item.fields.get("url"), at=now,
+            field="enrollment", old=None, new=new, detail=detail)
+        state[trial] = merge_state(before, reported)
+        reports.append(Report(event, state[trial]))
+    return reports
+
+
+def reported_enrollment(items: Sequence[Item], **kwargs: Any) -> list[dict[str, Any]]:
+    """The events of :func:`enrollment_reports` (same arguments)."""
+    return [r.event for r in enrollment_reports(items, **kwargs)]
+
+
+# --------------------------------------------------------------------------- the database edges
+
+
+def last_known(db: Database, key: str, declared: Sequence[DeclaredTrial] = ()) -> Figures | None:
+    """The trial's last known figures: latest reported (or synced starting) row, else the declared
+    starting figures; gaps filled from the registry's enrollment."""
+    row = db.execute("SELECT new FROM field_history WHERE trial = ? AND field = ? ORDER BY id DESC LIMIT 1",
+                     [key, HISTORY_FIELD]).fetchone()
+    figures: Figures | None = json.loads(row[0]) if row and row[0] else None
+    if figures is None:
+        figures = next((t.figures() for t in declared if t.key == key), None)
+    registry = db.execute("SELECT enrollment FROM trials WHERE key = ?", [key]).fetchone()
+    enrollment = json.loads(registry[0]) if registry and registry[0] else None
+    if isinstance(enrollment, dict) and isinstance(enrollment.get("count"), int):
+        slot = "enrolled" if enrollment.get("type") == "ACTUAL" else "target"
+        figures = dict(figures or {})
+        if figures.get(slot) is None:
+            figures[slot] = enrollment["count"]
+    return figures
+
+
+def pinned_trials(db: Database) -> list[tuple[list[str], str, int | None]]:
+    """(labels, canonical trial key, target) for every enabled single-trial watch whose trial is known."""
+    out: list[tuple[list[str], str, int | None]] = []
+    for wid, kind, keys, labels in db.execute("SELECT id, kind, keys, labels FROM watches WHERE enabled = 1 "
+                                              "ORDER BY id").fetchall():
+        try:
+            if source_for(kind).item_kind != "trial":
+                continue
+        except UnsupportedWatch:
+            continue
+        trial_id = json.loads(keys).get("trial")
+        row = db.execute("SELECT t.key, t.enrollment FROM trial_ids i JOIN trials t ON t.key = i.trial_key "
+                         "WHERE i.id = ?", [trial_id]).fetchone() if isinstance(trial_id, str) else None
+        if row:
+            enrollment = json.loads(row[1]) if row[1] else {}
+            count = enrollment.get("count") if isinstance(enrollment, dict) else None
+            out.append((json.loads(labels), row[0], count if isinstance(count, int) else None))
+    return out
+
+
+def trial_names(db: Database, declared: Sequence[DeclaredTrial]) -> Callable[[str], str | None]:
+    names = {t.key: t.name for t in declared}
+
+    def name(key: str) -> str | None:
+        if key in names:
+            return names[key]
+        row = db.execute("SELECT acronym, title FROM trials WHERE key = ?", [key]).fetchone()
+        return (row[0] or row[1]) if row else None
+
+    return name
+
+
+def note_reported_enrollment(db: Database, declared: Sequence[DeclaredTrial], watch: WatchSpec, item_kind: str,
+                             diff: DiffResult, stored: Mapping[str, Any], *, now: str, baseline: bool,
+                             is_news: Callable[[Item], bool] = lambda item: True) -> int:
+    """The pipeline's hook: add the check's ``enrollment_reported`` events and history rows to ``diff``.
+
+    Only items new to the watch that the source calls news (not a sticky or non-matching thread)
+    are read. Reads the database, writes nothing (the caller's save does, in its one transaction).
+    Returns how many events were added.
+    """
+    if baseline or item_kind not in TEXT_FIELDS:
+        return 0
+    fresh = [item for item in diff.upserts if item.key not in stored and is_news(item)]
+    if not fresh:
+        return 0
+    reports = enrollment_reports(
+        fresh, item_kind=item_kind, watch=watch.id, source=watch.kind, now=now,
+        key_for_id=Identity(db).key_for, label_trial=trial_for_labels(watch.labels, declared, pinned_trials(db)),
+        known=lambda key: last_known(db, key, declared), trial_name=trial_names(db, declared))
+    for report in reports:
+        ev = report.event
+        diff.events.append(ev)
+        diff.history.append(Change(ev["subject"], HISTORY_FIELD, ev["detail"].get("previous"), report.state,
+                                   ev["trial"], ev["id"]))
+    return len(reports)
+
+
+def sync_declared_trials(db: Database, declared: Sequence[DeclaredTrial], now: str) -> None:
+    """Make each declared trial a known trial (``trials`` row) and record its starting figures once.
+
+    A starting-figures row (``watch_id = "config"``) is written when the config's figures differ from
+    the last ones written from the config, so editing them in the config counts, and restarting
+    does not.
+    """
+    with db.atomic():
+        for trial in declared:
+            row = db.execute("SELECT title, acronym FROM trials WHERE key = ?", [trial.key]).fetchone()
+            if row is None:
+                db.execute("INSERT INTO trials (key, title, acronym, registries, created_at, updated_at) "
+                           "VALUES (?, ?, ?, '{}', ?, ?)", [trial.key, trial.title, trial.acronym, now, now])
+            elif (trial.title or row[0], trial.acronym or row[1]) != tuple(row):
+                db.execute("UPDATE trials SET title = ?, acronym = ?, updated_at = ? WHERE key = ?",
+                           [trial.title or row[0], trial.acronym or row[1], now, trial.key])
+            figures = trial.figures()
+            if figures is None:
+                continue
+            last = db.execute("SELECT new FROM field_history WHERE watch_id = 'config' AND item_key = ? AND field = ? "
+                              "ORDER BY id DESC LIMIT 1", [trial.key, HISTORY_FIELD]).fetchone()
+            if last is not None and json.loads(last[0]) == figures:
+                continue
+            previous = last_known(db, trial.key)
+            db.execute("INSERT INTO field_history (watch_id, item_key, trial, field, old, new, observed_at, event_id) "
+                       "VALUES ('config', ?, ?, ?, ?, ?, ?, NULL)",
+                       [trial.key, trial.key, HISTORY_FIELD, canonical(previous), canonical(figures), now])
