@@ -11,7 +11,7 @@ import time
 
 
 async def serve(config: str) -> None:
-    from bot.cli import open_repo, sync_config_watches
+    from bot.app import open_repo, sync_config_watches
     from bot.engine.config import load_config
     from bot.engine.pipeline import Checker
     from scrapers.http.fetcher import Fetcher

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from bot.engine.config import Config, ConfigError, load_config, parse_interval, watch_from_table
+from bot.app import build_notifiers, open_repo, sync_config_watches
 from bot.engine.logs import setup_logging
 from scrapers.kinds import kind_names
 
@@ -117,53 +118,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # --- helpers ---------------------------------------------------------------------------------
-def open_repo(cfg: Config):
-    from storage.db import connect
-    from storage.repo import Repo
-
-    return Repo(connect(cfg.db_path))
-
-
-def sync_config_watches(repo, cfg: Config) -> None:
-    """Config watches are upserted at start; config watches no longer in the config are disabled."""
-    ids = {w.id for w in cfg.watches}
-    repo.upsert_watches(cfg.watches, origin="config")  # one read, one transaction: configs hold thousands
-    origins = repo.watch_origins()
-    for w in repo.list_watches():
-        if origins.get(w.id) == "config" and w.id not in ids and w.enabled:
-            w.enabled = False
-            repo.upsert_watch(w, origin="config")
-            log.info("watch %s is no longer in the config; disabled (its history is kept)", w.id)
-    from storage.repo import utcnow
-    from storage.reported import sync_declared_trials
-
-    sync_declared_trials(repo.db, cfg.trials, utcnow())  # [[trial]]: known trials with their starting figures
-
-
-def build_notifiers(cfg: Config, *, as_json: bool = False, stream=None) -> dict[str, Any]:
-    """Destination name → notifier, for every destination the config enables."""
-    from bot.present.console import ConsoleNotifier
-
-    notifiers: dict[str, Any] = {}
-    for name in cfg.destinations():
-        if name == "console":
-            notifiers[name] = ConsoleNotifier(stream, as_json=as_json)
-        else:
-            notifier = _discord_notifier(cfg, name)
-            if notifier is not None:
-                notifiers[name] = notifier
-    return notifiers
-
-
-def _discord_notifier(cfg: Config, name: str):
-    try:
-        from bot.discord.notifiers import discord_notifier
-    except ImportError:
-        log.warning("destination %s is configured but this build cannot deliver to it yet", name)
-        return None
-    return discord_notifier(cfg, name)
-
-
 @contextlib.asynccontextmanager
 async def _progress(total: int, *, enabled: bool):
     """A progress bar on stderr when it is a terminal; silent when piped, in CI or with --json."""
@@ -284,9 +238,9 @@ def cmd_events(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_trials(args: argparse.Namespace, cfg: Config) -> int:
-    from storage.identity import Identity, best_name
+    from storage.identity import best_name
 
-    for t in Identity(open_repo(cfg).db).trials():
+    for t in open_repo(cfg).identity.trials():
         if args.json:
             print(json.dumps(t, ensure_ascii=False))
             continue
@@ -298,10 +252,10 @@ def cmd_trials(args: argparse.Namespace, cfg: Config) -> int:
 
 def cmd_history(args: argparse.Namespace, cfg: Config) -> int:
     from bot.present.timeline import build_timeline
-    from storage.identity import Identity, best_name
+    from storage.identity import best_name
 
     repo = open_repo(cfg)
-    identity = Identity(repo.db)
+    identity = repo.identity
     trial = identity.trial(args.trial)
     key = trial["key"] if trial else args.trial
     history = repo.field_history(trial=key)

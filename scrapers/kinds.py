@@ -8,6 +8,7 @@ configuration never loads BeautifulSoup, lxml or feedparser.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from typing import TYPE_CHECKING
 
@@ -58,3 +59,9 @@ def validate_keys(kind: str, keys: dict[str, object]) -> None:
 def is_url_kind(kind: str) -> bool:
     """Whether watches of ``kind`` fetch a URL a person gave (and so need the private-address guard)."""
     return kind in KINDS and source_class(kind).url_key is not None
+
+
+@functools.cache
+def kinds_with_item_kind(item_kind: str) -> frozenset[str]:
+    """The kinds whose items are of ``item_kind`` (imports every source: ask only when it is needed)."""
+    return frozenset(k for k in KINDS if source_class(k).item_kind == item_kind)

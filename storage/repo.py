@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 from sqlite_utils import Database
 
 from scrapers.records import FetchState, Item, WatchSpec
+from storage.clock import utcnow
 from storage.diff import Change, DiffResult, canonical, make_event
+from storage.reported import DeclaredTrial
+from storage.stores.destinations import DestinationStore
+from storage.stores.reports import ReportStore
+from storage.stores.trials import TrialStore
 
 FETCH_LOG_KEEP = 50  # per watch: enough for /status and debugging; the DB grows with changes, not checks
 
 
-def utcnow() -> str:
-    """Now as the contract's timestamp: ISO 8601, UTC, seconds, ``Z``."""
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def _loads(text: str | None, default: Any = None) -> Any:
@@ -49,26 +50,31 @@ class Repo:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        #: the other tables, each behind its own small store (SQL lives in storage/ only)
+        self.identity = TrialStore(db)
+        self.reports = ReportStore(db)
+        self.destinations = DestinationStore(db)
+
+    def sync_declared_trials(self, declared: Sequence[DeclaredTrial], now: str) -> None:
+        """``[[trial]]`` tables as known trials with their starting figures (see :class:`ReportStore`)."""
+        self.reports.sync_declared_trials(declared, now)
 
     # --- watches ---------------------------------------------------------------------------
     def upsert_watch(self, spec: WatchSpec, origin: str = "cli") -> None:
-        now = utcnow()
-        existing = self.get_watch_row(spec.id)
-        row = {
-            "id": spec.id, "kind": spec.kind, "keys": canonical(spec.keys), "interval_s": spec.interval_s,
-            "labels": canonical(spec.labels), "enabled": int(spec.enabled), "origin": origin, "updated_at": now,
-        }
-        if existing is None:
-            row["created_at"] = now
-            self.db["watches"].insert(row)
-        elif any(existing[k] != row[k] for k in ("kind", "keys", "interval_s", "labels", "enabled", "origin")):
-            self.db["watches"].update(spec.id, row)
+        """One watch: :meth:`upsert_watches` with a list of one."""
+        self.upsert_watches([spec], origin)
 
     def upsert_watches(self, specs: Iterable[WatchSpec], origin: str) -> int:
         """:meth:`upsert_watch` for many watches: one read of the table, one transaction, and only
         the rows that differ are written (a config of thousands of watches is synced at every start).
         Returns how many rows were written."""
-        existing = {r["id"]: r for r in self.db.query("SELECT * FROM watches")}
+        specs = list(specs)
+        if len(specs) > 200:
+            existing = {r["id"]: r for r in self.db.query("SELECT * FROM watches")}
+        else:
+            marks = ", ".join("?" * len(specs))
+            existing = {r["id"]: r for r in self.db.query(f"SELECT * FROM watches WHERE id IN ({marks})",
+                                                           [s.id for s in specs])} if specs else {}
         now = utcnow()
         inserts, updates = [], []
         for spec in specs:
@@ -176,7 +182,7 @@ class Repo:
                 self._write_items(watch.id, diff, now)
                 self._write_history(watch.id, diff.history, now)
             for ev in events:
-                if self._insert_event(ev, destinations):
+                if self.insert_event(ev, destinations):
                     inserted.append(ev)
             self.db.conn.execute(_HEALTH_OK_SQL, _health_ok_row(watch.id, state, now, fetch_log))
             self._log_fetch(watch.id, fetch_log)
@@ -213,7 +219,7 @@ class Repo:
                     kind="source_error", id=f"source_error:{watch.id}:{since}", watch=watch.id,
                     source=watch.kind, subject=watch.id, trial=None, title=f"{watch.id} is failing",
                     url=None, at=now, detail={"error": error, "failures": failures, "failing_since": since})
-                if not self._insert_event(alert, list(destinations)):
+                if not self.insert_event(alert, list(destinations)):
                     alert = None
             self.db["source_health"].upsert({
                 "watch_id": watch.id, "last_check": now, "last_status": "error", "last_error": error,
@@ -257,7 +263,7 @@ class Repo:
                 [(watch_id, c.item_key, c.trial, c.field, canonical(c.old), canonical(c.new), now, c.event_id)
                  for c in changes])
 
-    def _insert_event(self, ev: dict[str, Any], destinations: list[str]) -> bool:
+    def insert_event(self, ev: dict[str, Any], destinations: list[str]) -> bool:
         if ev["kind"] == "new_publication" and self._publication_announced(ev):
             return False
         cur = self.db.execute(

@@ -5,7 +5,7 @@ them. After the diff engine has found a check's NEW text items (never during a s
 never for an edited item), each one's text is scanned with :func:`scrapers.signals.find_signals`:
 
 * **Which trial.** A trial id in the same text ties the mention to that trial, through the
-  canonical keys of :class:`storage.identity.Identity`; ids that trialwatch does not know are
+  canonical keys of :class:`storage.stores.trials.TrialStore`; ids that trialwatch does not know are
   ignored, and a text naming two different known trials is ambiguous and ties to none. Only when
   the text has **no trial id at all** is it tied by the labels of the watch it came from
   (:func:`trial_for_labels`): a declared ``[[trial]]`` carrying the label wins; otherwise the
@@ -36,18 +36,13 @@ reported by two watches checked at once are one event.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlite_utils import Database
-
-from scrapers.records import Item, UnsupportedWatch, WatchSpec
-from scrapers.kinds import source_for
+from scrapers.records import Item, WatchSpec
 from scrapers.signals import find_signals
-from storage.diff import Change, DiffResult, canonical, event_id, make_event
-from storage.identity import Identity
+from storage.diff import Change, DiffResult, event_id, make_event
 
 FIGURES = ("enrolled", "target", "completed")
 HISTORY_FIELD = "reported_enrollment"
@@ -257,66 +252,15 @@ def reported_enrollment(items: Sequence[Item], **kwargs: Any) -> list[dict[str, 
     return [r.event for r in enrollment_reports(items, **kwargs)]
 
 
-# --------------------------------------------------------------------------- the database edges
-
-
-def last_known(db: Database, key: str, declared: Sequence[DeclaredTrial] = ()) -> Figures | None:
-    """The trial's last known figures: latest reported (or synced starting) row, else the declared
-    starting figures; gaps filled from the registry's enrollment."""
-    row = db.execute("SELECT new FROM field_history WHERE trial = ? AND field = ? ORDER BY id DESC LIMIT 1",
-                     [key, HISTORY_FIELD]).fetchone()
-    figures: Figures | None = json.loads(row[0]) if row and row[0] else None
-    if figures is None:
-        figures = next((t.figures() for t in declared if t.key == key), None)
-    registry = db.execute("SELECT enrollment FROM trials WHERE key = ?", [key]).fetchone()
-    enrollment = json.loads(registry[0]) if registry and registry[0] else None
-    if isinstance(enrollment, dict) and isinstance(enrollment.get("count"), int):
-        slot = "enrolled" if enrollment.get("type") == "ACTUAL" else "target"
-        figures = dict(figures or {})
-        if figures.get(slot) is None:
-            figures[slot] = enrollment["count"]
-    return figures
-
-
-def pinned_trials(db: Database) -> list[tuple[list[str], str, int | None]]:
-    """(labels, canonical trial key, target) for every enabled single-trial watch whose trial is known."""
-    out: list[tuple[list[str], str, int | None]] = []
-    for wid, kind, keys, labels in db.execute("SELECT id, kind, keys, labels FROM watches WHERE enabled = 1 "
-                                              "ORDER BY id").fetchall():
-        try:
-            if source_for(kind).item_kind != "trial":
-                continue
-        except UnsupportedWatch:
-            continue
-        trial_id = json.loads(keys).get("trial")
-        row = db.execute("SELECT t.key, t.enrollment FROM trial_ids i JOIN trials t ON t.key = i.trial_key "
-                         "WHERE i.id = ?", [trial_id]).fetchone() if isinstance(trial_id, str) else None
-        if row:
-            enrollment = json.loads(row[1]) if row[1] else {}
-            count = enrollment.get("count") if isinstance(enrollment, dict) else None
-            out.append((json.loads(labels), row[0], count if isinstance(count, int) else None))
-    return out
-
-
-def trial_names(db: Database, declared: Sequence[DeclaredTrial]) -> Callable[[str], str | None]:
-    names = {t.key: t.name for t in declared}
-
-    def name(key: str) -> str | None:
-        if key in names:
-            return names[key]
-        row = db.execute("SELECT acronym, title FROM trials WHERE key = ?", [key]).fetchone()
-        return (row[0] or row[1]) if row else None
-
-    return name
-
-
-def note_reported_enrollment(db: Database, declared: Sequence[DeclaredTrial], watch: WatchSpec, item_kind: str,
+def note_reported_enrollment(repo: Any, declared: Sequence[DeclaredTrial], watch: WatchSpec, item_kind: str,
                              diff: DiffResult, stored: Mapping[str, Any], *, now: str, baseline: bool,
+                             trial_kinds: Callable[[], frozenset[str]] = frozenset,
                              is_news: Callable[[Item], bool] = lambda item: True) -> int:
     """The pipeline's hook: add the check's ``enrollment_reported`` events and history rows to ``diff``.
 
     Only items new to the watch that the source calls news (not a sticky or non-matching thread)
-    are read. Reads the database, writes nothing (the caller's save does, in its one transaction).
+    are read. Reads through ``repo`` (a :class:`storage.repo.Repo`), writes nothing (the caller's save does, in
+    its one transaction). ``trial_kinds()``: the watch kinds whose items are trials (asked only when a label must pin a trial).
     Returns how many events were added.
     """
     if baseline or item_kind not in TEXT_FIELDS:
@@ -326,40 +270,12 @@ def note_reported_enrollment(db: Database, declared: Sequence[DeclaredTrial], wa
         return 0
     reports = enrollment_reports(
         fresh, item_kind=item_kind, watch=watch.id, source=watch.kind, now=now,
-        key_for_id=Identity(db).key_for, label_trial=trial_for_labels(watch.labels, declared, pinned_trials(db)),
-        known=lambda key: last_known(db, key, declared), trial_name=trial_names(db, declared))
+        key_for_id=repo.identity.key_for,
+        label_trial=trial_for_labels(watch.labels, declared, repo.reports.pinned_trials(trial_kinds())),
+        known=lambda key: repo.reports.last_known(key, declared), trial_name=repo.reports.trial_names(declared))
     for report in reports:
         ev = report.event
         diff.events.append(ev)
         diff.history.append(Change(ev["subject"], HISTORY_FIELD, ev["detail"].get("previous"), report.state,
                                    ev["trial"], ev["id"]))
     return len(reports)
-
-
-def sync_declared_trials(db: Database, declared: Sequence[DeclaredTrial], now: str) -> None:
-    """Make each declared trial a known trial (``trials`` row) and record its starting figures once.
-
-    A starting-figures row (``watch_id = "config"``) is written when the config's figures differ from
-    the last ones written from the config, so editing them in the config counts, and restarting
-    does not.
-    """
-    with db.atomic():
-        for trial in declared:
-            row = db.execute("SELECT title, acronym FROM trials WHERE key = ?", [trial.key]).fetchone()
-            if row is None:
-                db.execute("INSERT INTO trials (key, title, acronym, registries, created_at, updated_at) "
-                           "VALUES (?, ?, ?, '{}', ?, ?)", [trial.key, trial.title, trial.acronym, now, now])
-            elif (trial.title or row[0], trial.acronym or row[1]) != tuple(row):
-                db.execute("UPDATE trials SET title = ?, acronym = ?, updated_at = ? WHERE key = ?",
-                           [trial.title or row[0], trial.acronym or row[1], now, trial.key])
-            figures = trial.figures()
-            if figures is None:
-                continue
-            last = db.execute("SELECT new FROM field_history WHERE watch_id = 'config' AND item_key = ? AND field = ? "
-                              "ORDER BY id DESC LIMIT 1", [trial.key, HISTORY_FIELD]).fetchone()
-            if last is not None and json.loads(last[0]) == figures:
-                continue
-            previous = last_known(db, trial.key)
-            db.execute("INSERT INTO field_history (watch_id, item_key, trial, field, old, new, observed_at, event_id) "
-                       "VALUES ('config', ?, ?, ?, ?, ?, ?, NULL)",
-                       [trial.key, trial.key, HISTORY_FIELD, canonical(previous), canonical(figures), now])

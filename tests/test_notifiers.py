@@ -248,7 +248,7 @@ def _event(i: int, **extra: Any) -> dict[str, Any]:
 def _queue(repo: Repo, events: list[dict[str, Any]], destinations: list[str]) -> None:
     with repo.db.atomic():
         for ev in events:
-            repo._insert_event(ev, destinations)
+            repo.insert_event(ev, destinations)
 
 
 async def test_a_30000_character_post_with_mentions_goes_through_the_outbox_within_limits(standin, tmp_path):

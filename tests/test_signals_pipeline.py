@@ -18,7 +18,7 @@ from storage.db import connect
 from storage.diff import SPECS, diff_items
 from storage.repo import Repo
 from storage.reported import (DeclaredTrial, fits_trial, is_news, merge_signals, note_reported_enrollment,
-                             reported_enrollment, sync_declared_trials, trial_for_labels)
+                             reported_enrollment, trial_for_labels)
 from scrapers.signals import find_signals
 from tests.support.check_helpers import module_server, run_check, server, stored_events, write_config  # noqa: F401 (fixtures)
 from bot.demo.world.ctgov import study
@@ -336,7 +336,7 @@ def test_forum_posts_new_figures_once_and_never_from_an_edit(tmp_path) -> None:
     """The hook on ``post`` items (what a XenForo thread watch yields), through the one-transaction save."""
     db = connect(tmp_path / "tw.db")
     repo = Repo(db)
-    sync_declared_trials(db, [RESETME], "2026-11-01T00:00:00Z")
+    repo.sync_declared_trials([RESETME], "2026-11-01T00:00:00Z")
     watch = WatchSpec("s4me-resetme", "xenforo_thread", {"url": f"{FORUM}/threads/resetme.1/"}, labels=["resetme"])
     repo.upsert_watch(watch)
 
@@ -350,7 +350,8 @@ def test_forum_posts_new_figures_once_and_never_from_an_edit(tmp_path) -> None:
         diff = diff_items(SPECS["post"], stored, ParseResult(list(posts), complete=False,
                                                              meta={"thread": {"id": 1, "title": "ResetME"}}),
                           watch=watch.id, source=watch.kind, now=now, baseline=baseline)
-        note_reported_enrollment(db, [RESETME], watch, "post", diff, stored, now=now, baseline=baseline)
+        note_reported_enrollment(repo, [RESETME], watch, "post", diff, stored, now=now, baseline=baseline,
+                                 trial_kinds=lambda: frozenset({"ctgov"}))
         return repo.save_check(watch, diff, FetchState(), now=now, destinations=["console"],
                                fetch_log={"started_at": now, "duration_ms": 1, "outcome": "ok"},
                                health=repo.health(watch.id))

@@ -43,13 +43,13 @@ def run_demo(out: TextIO | None = None, env: dict[str, str] | None = None) -> in
 
 
 async def _demo(out: TextIO, env: dict[str, str]) -> int:
-    from bot.cli import build_notifiers, sync_config_watches
+    from bot.app import build_notifiers, sync_config_watches
     from bot.engine.delivery import Delivery
     from bot.engine.pipeline import Checker
     from bot.present.timeline import build_timeline
     from scrapers.http.fetcher import Fetcher
     from storage.db import connect
-    from storage.identity import Identity, best_name
+    from storage.identity import best_name
     from storage.repo import Repo, utcnow
 
     started = time.monotonic()
@@ -88,7 +88,7 @@ async def _demo(out: TextIO, env: dict[str, str]) -> int:
         for n in notifiers.values():
             if hasattr(n, "aclose"):
                 await n.aclose()
-        identity = Identity(repo.db)
+        identity = repo.identity
         trial = identity.trial(DEMO_TRIAL)
         if trial:
             out.write(f"\n── Dossier: {best_name(trial)} ({', '.join(trial['ids'])}) ──\n")

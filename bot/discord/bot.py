@@ -47,7 +47,6 @@ from bot.discord.render import escape_markdown
 from bot.engine.urlsafety import UnsafeURL, check_url
 from bot.engine.watches import default_watch_id, describe_watch, keys_from_target
 from scrapers.kinds import kind_names, source_class
-from storage.identity import Identity
 from storage.repo import Repo
 
 log = logging.getLogger("trialwatch.bot")
@@ -330,7 +329,7 @@ class TrialCog(_Cog, name="Trial"):
     @app_commands.rename(trial_id="id")
     async def trial(self, interaction: discord.Interaction, trial_id: str) -> None:
         repo = self.backend.repo
-        found = Identity(repo.db).trial(trial_id.strip())
+        found = repo.identity.trial(trial_id.strip())
         if found is None:
             await answer(interaction, f"No trial known as **{escape_markdown(trial_id)}** yet (it must be seen by a "
                                       "watch first).", ephemeral=True)

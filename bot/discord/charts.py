@@ -25,12 +25,12 @@ def trial_chart(repo: "Repo", key: str) -> bytes | None:
     """The enrollment chart of one trial, or None when there is nothing to draw."""
     from bot.present.charts import render_enrollment_chart
     from bot.present.timeline import build_timeline
-    from storage.identity import Identity, best_name
+    from storage.identity import best_name
 
     tl = build_timeline(key, repo.field_history(trial=key), repo.events(trial=key))
     if not (tl.enrollment or tl.reported or tl.target):
         return None
-    trial = Identity(repo.db).trial(key)
+    trial = repo.identity.trial(key)
     return render_enrollment_chart(tl, title=f"Enrollment: {best_name(trial) if trial else key}")
 
 

@@ -42,7 +42,7 @@ from bot.discord.webhook import (
     normalise_webhook_url,
 )
 from bot.discord.render import render_messages
-from storage.destinations import fingerprint
+from storage.stores.destinations import fingerprint
 
 if TYPE_CHECKING:  # pragma: no cover
     import discord

@@ -23,7 +23,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
 
-from storage import destinations
 from storage.diff import make_event
 from storage.repo import Repo, utcnow
 
@@ -106,7 +105,7 @@ class Delivery:
     async def _drain(self, name: str, notifier: Notifier) -> DestinationReport:
         rep = DestinationReport()
         fp = str(getattr(notifier, "fingerprint", None) or name)
-        gone = destinations.stopped(self.repo.db, name, fp)
+        gone = self.repo.destinations.stopped(name, fp)
         if gone is not None:
             return self._skip_stopped(name, gone, rep)
         wait = self._not_before.get(name, 0.0) - self.clock()
@@ -166,7 +165,7 @@ class Delivery:
     def _gone(self, name: str, fp: str, evs: list[dict[str, Any]], exc: DestinationGone,
               rep: DestinationReport) -> DestinationReport:
         """Stop the destination for good (remembered across runs), fail its rows, alert once."""
-        news = destinations.stop(self.repo.db, name, fp, str(exc))
+        news = self.repo.destinations.stop(name, fp, str(exc), utcnow())
         rep.failed += self.repo.fail_destination(name, str(exc))
         rep.error = str(exc)
         for ev in evs:
@@ -197,7 +196,7 @@ class Delivery:
                         subject=name, trial=None, title=f"Delivery to {name} stopped", url=None, at=now,
                         detail={"error": error, "destination": name})
         with self.repo.db.atomic():
-            if self.repo._insert_event(ev, others):
+            if self.repo.insert_event(ev, others):
                 self._alerts_queued += 1
 
 

@@ -16,10 +16,9 @@ from typing import Any, Callable
 from bot.engine.config import Config
 from scrapers.records import FetchOutcome, FetchState, Item, ParseError, UnsupportedWatch, WatchSpec
 from scrapers.source import Source
-from scrapers.kinds import is_url_kind, source_for
+from scrapers.kinds import is_url_kind, kinds_with_item_kind, source_for
 from scrapers.http.fetcher import Fetcher, FetchError, GuardedFetcher, describe, redact_url
 from storage.diff import SPECS, DiffResult, canonical, diff_items, make_event
-from storage.identity import Identity
 from storage.repo import Health, Repo, utcnow
 from storage.reported import note_reported_enrollment
 
@@ -85,7 +84,7 @@ class Checker:
         self.repo = repo
         self.fetcher = fetcher
         self.now = now
-        self.identity = Identity(repo.db)
+        self.identity = repo.identity
 
     async def check_all(self, watches: list[WatchSpec], *, dry_run: bool = False,
                         on_done: Callable[[WatchReport], None] | None = None) -> list[WatchReport]:
@@ -188,8 +187,9 @@ class Checker:
                           trial_of=lambda item: trial_keys.get(item.key),
                           is_news=lambda item: source.is_news(item, watch))
         # enrollment figures reported in new text items (posts, feed entries, abstracts): storage/reported.py
-        note_reported_enrollment(self.repo.db, self.cfg.trials, watch, source.item_kind, diff, stored, now=now,
-                                 baseline=baseline, is_news=lambda item: source.is_news(item, watch))
+        note_reported_enrollment(self.repo, self.cfg.trials, watch, source.item_kind, diff, stored, now=now,
+                                 baseline=baseline, trial_kinds=lambda: kinds_with_item_kind("trial"),
+                                 is_news=lambda item: source.is_news(item, watch))
         for ev in diff.events:
             if ev["trial"]:
                 ev["detail"]["trial_ids"] = self.identity.ids_of(ev["trial"]) or [ev["trial"]]

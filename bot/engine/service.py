@@ -137,34 +137,18 @@ class Service:
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def open(self) -> "Service":
-        from bot.cli import open_repo, sync_config_watches
+        from bot.app import build_notifiers, open_repo, sync_config_watches
 
         self.repo = open_repo(self.cfg)
         sync_config_watches(self.repo, self.cfg)
         self.fetcher = Fetcher(self.cfg.http)
         self.checker = Checker(self.cfg, self.repo, self.fetcher)
-        self.notifiers = self._build_notifiers()
+        self.notifiers = build_notifiers(self.cfg, repo=self.repo, stream=self.stdout, client=self.bot)
         self.delivery = Delivery(self.repo, self.notifiers)
         self._gate = asyncio.Semaphore(self.cfg.check.concurrency)
         self._delivery_lock = asyncio.Lock()
         self._kick = asyncio.Event()
         return self
-
-    def _build_notifiers(self) -> dict[str, Any]:
-        """Every configured destination; the bot channel posts through the running bot."""
-        from bot.present.console import ConsoleNotifier
-        from bot.discord.notifiers import discord_notifier
-
-        notifiers: dict[str, Any] = {}
-        for name in self.cfg.destinations():
-            if name == "console":
-                notifiers[name] = ConsoleNotifier(self.stdout)
-                continue
-            client = self.bot if name == "discord_bot" else None
-            notifier = discord_notifier(self.cfg, name, repo=self.repo, client=client)
-            if notifier is not None:
-                notifiers[name] = notifier
-        return notifiers
 
     def start(self) -> None:
         """Schedule every enabled watch and the periodic resync, and start the delivery worker."""

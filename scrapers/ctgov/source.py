@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 from scrapers.records import FetchOutcome, FetchState, Item, ParseError, ParseResult, UnsupportedWatch, WatchSpec
 from scrapers.source import Source, cursor_date, validate_trial_or_search
 from scrapers.text import clean_text
+from scrapers.trial_ids import EUDRACT_RE, EU_CT_RE, ISRCTN_RE, NCT_RE
 
 if TYPE_CHECKING:  # pragma: no cover
     from scrapers.ctgov.batch import TrialBatcher
@@ -58,11 +59,6 @@ MAX_PAGES = 50
 #: delay and refreshes daily, so a record dated the day before our last run may appear after it.
 OVERLAP_DAYS = 2
 
-NCT_RE = re.compile(r"^NCT\d{8}$")
-EU_CT_RE = re.compile(r"^\d{4}-\d{6}-\d{2}-\d{2}$")
-#: Anchored on purpose: unanchored, it matches the start of every EU CT number (§5.10).
-EUDRACT_RE = re.compile(r"^\d{4}-\d{6}-\d{2}$")
-ISRCTN_RE = re.compile(r"^ISRCTN\d{8}$")
 _LINKING_ID_TYPES = frozenset({"EUDRACT_NUMBER", "CTIS"})
 
 #: Search parameters a watch may set. Paging, ``fields`` and ``format`` belong to the fetcher.

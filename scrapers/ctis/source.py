@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from scrapers.records import FetchOutcome, FetchState, Item, ParseError, ParseResult, UnsupportedWatch, WatchSpec
 from scrapers.source import Source, cursor_date, validate_trial_or_search
 from scrapers.text import clean_text
+from scrapers.trial_ids import EUDRACT_RE, EU_CT_RE, ISRCTN_RE, NCT_RE
 
 if TYPE_CHECKING:  # pragma: no cover
     from scrapers.http.fetcher import Fetcher
@@ -57,11 +58,6 @@ STATUS_LABELS: dict[int, str] = {
     12: "Cancelled",
 }
 
-EU_CT_RE = re.compile(r"^\d{4}-\d{6}-\d{2}-\d{2}$")
-#: Anchored on purpose: unanchored it matches the first 14 characters of every EU CT number.
-EUDRACT_RE = re.compile(r"^\d{4}-\d{6}-\d{2}$")
-NCT_RE = re.compile(r"^NCT\d{8}$")
-ISRCTN_RE = re.compile(r"^ISRCTN\d{8}$")
 
 _DMY_RE = re.compile(r"^(\d{2})/(\d{2})/(\d{4})$")
 _ISO_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ].*)?$")

@@ -1,0 +1,97 @@
+"""Reported enrollment in the database: last known figures, pinned trials, declared trials (``repo.reports``).
+
+The rules (what is news, what fits a trial) are pure, in :mod:`storage.reported`; this store only reads and
+writes the rows they need.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+
+from sqlite_utils import Database
+
+from storage.diff import canonical
+from storage.reported import HISTORY_FIELD, DeclaredTrial, Figures
+
+
+class ReportStore:
+    """Rows of ``field_history`` (field ``reported_enrollment``), ``trials`` and ``watches`` that reports need."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def last_known(self, key: str, declared: Sequence[DeclaredTrial] = ()) -> Figures | None:
+        """The trial's last known figures: latest reported (or synced starting) row, else the declared
+        starting figures; gaps filled from the registry's enrollment."""
+        row = self.db.execute("SELECT new FROM field_history WHERE trial = ? AND field = ? ORDER BY id DESC LIMIT 1",
+                         [key, HISTORY_FIELD]).fetchone()
+        figures: Figures | None = json.loads(row[0]) if row and row[0] else None
+        if figures is None:
+            figures = next((t.figures() for t in declared if t.key == key), None)
+        registry = self.db.execute("SELECT enrollment FROM trials WHERE key = ?", [key]).fetchone()
+        enrollment = json.loads(registry[0]) if registry and registry[0] else None
+        if isinstance(enrollment, dict) and isinstance(enrollment.get("count"), int):
+            slot = "enrolled" if enrollment.get("type") == "ACTUAL" else "target"
+            figures = dict(figures or {})
+            if figures.get(slot) is None:
+                figures[slot] = enrollment["count"]
+        return figures
+
+
+    def pinned_trials(self, trial_kinds: frozenset[str]) -> list[tuple[list[str], str, int | None]]:
+        """(labels, canonical trial key, target) for every enabled single-trial watch whose trial is known."""
+        out: list[tuple[list[str], str, int | None]] = []
+        for wid, kind, keys, labels in self.db.execute("SELECT id, kind, keys, labels FROM watches WHERE enabled = 1 "
+                                                  "ORDER BY id").fetchall():
+            if kind not in trial_kinds:
+                continue
+            trial_id = json.loads(keys).get("trial")
+            row = self.db.execute("SELECT t.key, t.enrollment FROM trial_ids i JOIN trials t ON t.key = i.trial_key "
+                             "WHERE i.id = ?", [trial_id]).fetchone() if isinstance(trial_id, str) else None
+            if row:
+                enrollment = json.loads(row[1]) if row[1] else {}
+                count = enrollment.get("count") if isinstance(enrollment, dict) else None
+                out.append((json.loads(labels), row[0], count if isinstance(count, int) else None))
+        return out
+
+
+    def trial_names(self, declared: Sequence[DeclaredTrial]) -> Callable[[str], str | None]:
+        names = {t.key: t.name for t in declared}
+
+        def name(key: str) -> str | None:
+            if key in names:
+                return names[key]
+            row = self.db.execute("SELECT acronym, title FROM trials WHERE key = ?", [key]).fetchone()
+            return (row[0] or row[1]) if row else None
+
+        return name
+
+
+    def sync_declared_trials(self, declared: Sequence[DeclaredTrial], now: str) -> None:
+        """Make each declared trial a known trial (``trials`` row) and record its starting figures once.
+
+        A starting-figures row (``watch_id = "config"``) is written when the config's figures differ from
+        the last ones written from the config, so editing them in the config counts, and restarting
+        does not.
+        """
+        with self.db.atomic():
+            for trial in declared:
+                row = self.db.execute("SELECT title, acronym FROM trials WHERE key = ?", [trial.key]).fetchone()
+                if row is None:
+                    self.db.execute("INSERT INTO trials (key, title, acronym, registries, created_at, updated_at) "
+                               "VALUES (?, ?, ?, '{}', ?, ?)", [trial.key, trial.title, trial.acronym, now, now])
+                elif (trial.title or row[0], trial.acronym or row[1]) != tuple(row):
+                    self.db.execute("UPDATE trials SET title = ?, acronym = ?, updated_at = ? WHERE key = ?",
+                               [trial.title or row[0], trial.acronym or row[1], now, trial.key])
+                figures = trial.figures()
+                if figures is None:
+                    continue
+                last = self.db.execute("SELECT new FROM field_history WHERE watch_id = 'config' AND item_key = ? AND field = ? "
+                                  "ORDER BY id DESC LIMIT 1", [trial.key, HISTORY_FIELD]).fetchone()
+                if last is not None and json.loads(last[0]) == figures:
+                    continue
+                previous = self.last_known(trial.key)
+                self.db.execute("INSERT INTO field_history (watch_id, item_key, trial, field, old, new, observed_at, event_id) "
+                           "VALUES ('config', ?, ?, ?, ?, ?, ?, NULL)",
+                           [trial.key, trial.key, HISTORY_FIELD, canonical(previous), canonical(figures), now])
