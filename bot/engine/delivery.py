@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
 
 from storage.diff import make_event
+from storage.stores.destinations import Stopped
 from storage.repo import Repo, utcnow
 
 log = logging.getLogger("trialwatch.delivery")
@@ -175,7 +176,7 @@ class Delivery:
             self._alert_gone(name, str(exc))
         return rep
 
-    def _skip_stopped(self, name: str, gone: destinations.Stopped, rep: DestinationReport) -> DestinationReport:
+    def _skip_stopped(self, name: str, gone: Stopped, rep: DestinationReport) -> DestinationReport:
         """A destination stopped earlier: its new rows fail at once, without calling it again."""
         rows = self.repo.pending(name, 10_000)
         if rows:
