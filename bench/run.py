@@ -44,7 +44,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.server import BenchServer  # noqa: E402
 from bench.world import CtgovWorld  # noqa: E402
-from scrapers.ctgov.source import FIELDS_PARAM  # noqa: E402
+from scrapers.ctgov.record import FIELDS_PARAM  # noqa: E402
 
 if TYPE_CHECKING:  # bench.mix needs the test worlds (bot/demo/world/xenforo.py, bot/demo/world/feeds.py)
     from bench.mix import MixWorld

@@ -17,10 +17,14 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from bot.engine.config import Config, ConfigError, load_config, parse_interval, watch_from_table
-from bot.app import build_notifiers, open_repo, sync_config_watches
-from bot.engine.logs import setup_logging
-from scrapers.kinds import kind_names
+from bot.lean_imports import import_lean_libraries
+
+import_lean_libraries()  # the entry point's one call, before anything below imports httpx or sqlite-utils
+
+from bot.app import build_notifiers, open_repo, sync_config_watches  # noqa: E402
+from bot.engine.config import Config, ConfigError, load_config, parse_interval, watch_from_table  # noqa: E402
+from bot.engine.logs import setup_logging  # noqa: E402
+from scrapers.kinds import kind_names  # noqa: E402
 
 log = logging.getLogger("trialwatch.cli")
 

@@ -20,7 +20,8 @@ from werkzeug import Response as WsgiResponse
 
 from scrapers.records import FetchState, ParseError, UnsupportedWatch, WatchSpec
 from scrapers.kinds import source_for
-from scrapers.ctgov.source import FIELDS_PARAM, MAX_PAGES, CtgovSource, normalise_study, parse
+from scrapers.ctgov.record import FIELDS_PARAM, normalise_study, parse
+from scrapers.ctgov.source import MAX_PAGES, CtgovSource
 from scrapers.http.fetcher import Fetcher, FetchError, HttpSettings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ctgov"
@@ -319,13 +320,13 @@ def test_a_trial_repeated_in_a_page_is_one_item() -> None:
 
 def test_truncated_json_is_a_parse_error_with_position(samples_dir: Path) -> None:
     raw = _sample(samples_dir, "ctgov_v2_study_NCT02552212_completed_with_results_eudract_secondary_id.json")
-    with pytest.raises(ParseError, match=r"truncated or invalid JSON at line \d+ column \d+"):
+    with pytest.raises(ParseError, match=r"truncated JSON at byte \d+ in the ClinicalTrials.gov response.*line \d+ column \d+"):
         parse(raw[: len(raw) // 2])
 
 
 def test_html_instead_of_json_says_so() -> None:
     page = b"<!DOCTYPE html><html><body><h1>Service Unavailable</h1></body></html>"
-    with pytest.raises(ParseError, match=r"line 1 column 1.*HTML"):
+    with pytest.raises(ParseError, match=r"HTML/XML where JSON was expected"):
         parse(page)
 
 
@@ -339,7 +340,7 @@ def test_html_instead_of_json_says_so() -> None:
         (b'{"error": "not found"}', r"keys: error"),
         (b'{"protocolSection": {"identificationModule": {"briefTitle": "x"}}}', r"no .*nctId"),
         (b'{"protocolSection": {"statusModule": []}}', r"statusModule to be an object"),
-        (b"", r"truncated or invalid JSON at line 1 column 1"),
+        (b"", r"ClinicalTrials.gov response is empty where JSON was expected"),
     ],
 )
 def test_wrong_shapes_are_parse_errors(body: bytes, message: str) -> None:

@@ -17,7 +17,8 @@ import pytest
 import scrapers.ctgov.batch as batching
 from bot.cli import main
 from bot.demo.replay import ReplayServer
-from scrapers.ctgov.source import FIELDS_PARAM, OVERLAP_DAYS
+from scrapers.ctgov.record import FIELDS_PARAM
+from scrapers.ctgov.source import OVERLAP_DAYS
 from scrapers.ctgov.batch import MAX_URL_BYTES, plan_batches
 from storage.db import connect
 from bot.demo.world.ctgov import study
@@ -176,7 +177,7 @@ def test_a_lone_trial_is_not_batched():
 
 
 def test_a_record_asked_for_by_its_id_and_by_an_old_alias_reaches_both_watches():
-    from scrapers.ctgov.source import normalise_study
+    from scrapers.ctgov.record import normalise_study
 
     merged = study("NCT09990002", acronym=None)
     merged["protocolSection"]["identificationModule"]["nctIdAliases"] = ["NCT09990001"]

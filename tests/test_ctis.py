@@ -21,12 +21,10 @@ from werkzeug import Response as WsgiResponse
 
 from scrapers.records import FetchState, ParseError, UnsupportedWatch, WatchSpec
 from scrapers.kinds import source_for
-from scrapers.ctis.source import (
-    EUDRACT_RE,
-    EU_CT_RE,
-    MAX_PAGES,
+from scrapers.trial_ids import EUDRACT_RE, EU_CT_RE
+from scrapers.ctis.source import MAX_PAGES, CtisSource
+from scrapers.ctis.record import (
     STATUS_LABELS,
-    CtisSource,
     iso_date,
     merge_retrieved,
     normalise_retrieve,
@@ -298,7 +296,7 @@ def test_empty_retrieve_document_is_an_error_naming_the_trial() -> None:
 
 
 def test_html_instead_of_json_is_an_error() -> None:
-    with pytest.raises(ParseError, match="expected JSON from CTIS .*got an HTML/XML page"):
+    with pytest.raises(ParseError, match="the CTIS response from .* is HTML/XML where JSON was expected"):
         parse((FIXTURES / "retrieve_error.html").read_bytes(), RETRIEVE_URL)
 
 
@@ -314,8 +312,8 @@ def test_retrieve_of_another_trial_is_an_error() -> None:
         (b'{"pagination": {"totalRecords": 0}}', "has no 'data' list"),
         (b'{"pagination": {}, "data": {"ctNumber": "x"}}', "has no 'data' list"),
         (b"[]", "expected a CTIS JSON object"),
-        (b'{"data": [{"ctNumber": "2024-512500-19-00", "ctStatus"', "truncated or invalid JSON"),
-        (b"", "empty response body"),
+        (b'{"data": [{"ctNumber": "2024-512500-19-00", "ctStatus"', "truncated JSON"),
+        (b"", "is empty where JSON was expected"),
         (b'{"error": "Bad Request", "status": 400}', "got an object with keys: error, status"),
         (b'{"data": [{"ctNumber": "2022-000281-18", "ctStatus": 4}]}', "not an EU CT number"),
         (b'{"data": [{"ctStatus": 4}]}', "has no ctNumber"),

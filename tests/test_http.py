@@ -22,12 +22,12 @@ from werkzeug import Request
 from werkzeug import Response as WResponse
 
 from scrapers.records import ParseError
+from scrapers.json_body import loads_json
 from scrapers.http.fetcher import (
     FetchError,
     Fetcher,
     HttpSettings,
     describe,
-    loads_json,
     parse_retry_after,
     redact_url,
 )

@@ -210,7 +210,7 @@ class TrialBatcher:
 
     async def _send(self, batch: Batch, fetcher: "Fetcher") -> _Answer:
         """All pages of one batch request, mapped back to the ids asked for."""
-        from scrapers.ctgov.source import decode_json, normalise_study
+        from scrapers.ctgov.record import decode_json, normalise_study
 
         url = f"{self.base_url}/studies"
         wanted = set(batch.ids)

@@ -37,11 +37,10 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from scrapers.lean_import import import_lean
+import httpx
 
-httpx = import_lean("httpx", skip=("click",))  # not its command-line tool (click, pygments, rich): lean_import.py
-
-from scrapers.records import ParseError  # noqa: E402
+from scrapers.json_body import loads_json
+from scrapers.records import ParseError
 
 # httpx logs "HTTP Request: GET <full URL>" at INFO; a webhook URL carries its token in the path.
 logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -57,7 +56,6 @@ __all__ = [
     "HttpSettings",
     "Response",
     "describe",
-    "loads_json",
     "parse_retry_after",
     "redact_url",
     "site_name",
@@ -274,43 +272,6 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, seconds)
 
 
-def loads_json(body: bytes | str, *, where: str = "the response") -> Any:
-    """Parse JSON, turning every failure into a :class:`ParseError` that says where it broke.
-
-    Pure, so parsers of saved responses get the same messages as live fetches. A document that
-    ends early says "truncated JSON at byte N" (the usual sign of a cut-off download).
-    """
-    if isinstance(body, bytes):
-        raw = body[len(codecs.BOM_UTF8) :] if body.startswith(codecs.BOM_UTF8) else body
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ParseError(f"{where} is not valid UTF-8 (bad byte at offset {exc.start}), so it is not JSON") from None
-    else:
-        text = body
-    stripped = text.strip()
-    if not stripped:
-        raise ParseError(f"{where} is empty where JSON was expected")
-    if stripped.startswith("<"):
-        raise ParseError(f"{where} is HTML/XML where JSON was expected (it starts with {stripped[:40]!r})")
-    try:
-        return _json.loads(text)
-    except RecursionError:
-        raise ParseError(f"{where} is JSON nested too deeply to be read") from None
-    except _json.JSONDecodeError as exc:
-        at_byte = len(text[: exc.pos].encode("utf-8"))
-        if exc.msg.startswith("Unterminated string") or exc.pos >= len(text.rstrip()):
-            size = len(text.encode("utf-8"))
-            raise ParseError(
-                f"truncated JSON at byte {size} in {where}: the document ends before it is complete "
-                f"({exc.msg}, line {exc.lineno} column {exc.colno})"
-            ) from None
-        near = text[max(0, exc.pos - 20) : exc.pos + 20]
-        raise ParseError(
-            f"invalid JSON in {where} at byte {at_byte} (line {exc.lineno} column {exc.colno}): {exc.msg}; near {near!r}"
-        ) from None
-
-
 def describe(exc: BaseException) -> str:
     """One line a person can read for any failure of a check; URLs in it are redacted."""
     if isinstance(exc, (FetchError, ParseError)):
@@ -472,7 +433,6 @@ class _LazyTransport(httpx.AsyncBaseTransport):
         self._tls: httpx.AsyncHTTPTransport | None = None
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        import_lean("httpcore", skip=("trio",))  # asyncio only: not trio's support (lean_import.py)
         if request.url.scheme == "https":
             if self._tls is None:
                 self._tls = httpx.AsyncHTTPTransport()

@@ -27,7 +27,7 @@ from urllib.parse import quote, urlencode
 
 from scrapers.records import FetchOutcome, FetchState, Item, ParseError, ParseResult, UnsupportedWatch, WatchSpec
 from scrapers.source import Source
-from scrapers.http.fetcher import loads_json
+from scrapers.json_body import loads_json
 from scrapers.markup import html_to_line, html_to_text
 from scrapers.papers.publication import europepmc_url, normalise_doi, normalise_pmid, publication, strip_trailing_period
 

@@ -30,7 +30,7 @@ from urllib.parse import quote, urlencode
 
 from scrapers.records import FetchOutcome, FetchState, Item, ParseError, ParseResult, UnsupportedWatch, WatchSpec
 from scrapers.source import Source
-from scrapers.http.fetcher import loads_json
+from scrapers.json_body import loads_json
 from scrapers.markup import html_to_line
 from scrapers.papers.publication import normalise_doi, normalise_pmid, publication, pubmed_url
 

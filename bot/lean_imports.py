@@ -1,4 +1,8 @@
-"""Import a library without the optional extras it would load but trialwatch never uses.
+"""Import three libraries without the optional extras they would load but trialwatch never uses.
+
+One explicit call, :func:`import_lean_libraries`, made by the command line's ``main`` before anything else
+imports them; library code elsewhere imports them as usual (and, in a test or a library use of trialwatch
+that never called it, simply gets them with their extras).
 
 Why: ``trialwatch check`` is a short process (cron, the benchmark, the service's subprocess-free
 cycles still pay it once), and on a quiet cycle its start-up is most of its cost. Three libraries
@@ -27,7 +31,15 @@ from contextlib import contextmanager
 from collections.abc import Iterator
 from types import ModuleType
 
-__all__ = ["import_lean", "without"]
+__all__ = ["import_lean", "import_lean_libraries", "without"]
+
+#: library → the optional packages it would import for nothing (see above)
+#: (httpx first: sqlite-utils imports click for real, after which httpx would load its own tool with it)
+LEAN_LIBRARIES: dict[str, tuple[str, ...]] = {
+    "httpx": ("click",),
+    "httpcore": ("trio",),
+    "sqlite_utils": ("numpy", "pandas"),
+}
 
 
 @contextmanager
@@ -51,3 +63,9 @@ def import_lean(module: str, *, skip: tuple[str, ...]) -> ModuleType:
         return sys.modules[module]
     with without(*skip):
         return importlib.import_module(module)
+
+
+def import_lean_libraries() -> None:
+    """Import every library of :data:`LEAN_LIBRARIES` without its optional extras (the entry point's call)."""
+    for module, skip in LEAN_LIBRARIES.items():
+        import_lean(module, skip=skip)

@@ -1,0 +1,221 @@
+"""ClinicalTrials.gov API v2 documents → the one trial record (pure: no network, no clock).
+
+Parsing keeps only the fields people watch (status, enrollment, dates, results, countries, sponsor, phase,
+cross-registry ids). Registry housekeeping such as ``derivedSection.miscInfoModule.versionHolder`` changes on
+every data refresh and is never read, so a refresh alone can never become an event (registries.md §5.4).
+
+Dates stay the registry's own strings ("2010-05", "2026", "2026-05-31"): CT.gov dates are partial and
+padding them would invent precision (registries.md §5.1). Date and enrollment ``type`` are optional in the
+source and stay ``None`` when missing (§5.2).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from scrapers.json_body import loads_json
+from scrapers.records import Item, ParseError, ParseResult
+from scrapers.text import clean_text
+from scrapers.trial_ids import EU_CT_RE, EUDRACT_RE, ISRCTN_RE
+
+SITE = "https://clinicaltrials.gov"
+
+#: What ``fields=`` asks for. Piece names where the name was confirmed against the API's own
+#: documentation or real requests; whole modules where a piece name (LastKnownStatus,
+#: SecondaryIdType) could not be confirmed: an unknown name makes the API refuse the request.
+#: Both modules are small (ids and titles; status and dates).
+FIELDS: tuple[str, ...] = (
+    "protocolSection.identificationModule",  # nctId, briefTitle, acronym, nctIdAliases, secondaryIdInfos
+    "protocolSection.statusModule",  # overallStatus, lastKnownStatus, whyStopped, date structs
+    "EnrollmentCount",
+    "EnrollmentType",
+    "LocationCountry",
+    "HasResults",
+)
+FIELDS_PARAM = "|".join(FIELDS)
+
+_LINKING_ID_TYPES = frozenset({"EUDRACT_NUMBER", "CTIS"})
+
+
+def decode_json(body: bytes) -> Any:
+    """Response bytes → JSON (:func:`scrapers.json_body.loads_json`, naming ClinicalTrials.gov)."""
+    return loads_json(body, where="the ClinicalTrials.gov response")
+
+
+def parse(body: bytes, url: str | None = None) -> ParseResult:
+    """Bytes of a study document or of one search page → normalised trial items.
+
+    A search page yields ``meta = {"total_count", "next_page_token"}`` (``totalCount`` is only on
+    the first page, and only when it was asked for). A bare study yields empty meta.
+    """
+    doc = decode_json(body)
+    where = f" from {url}" if url else ""
+    if not isinstance(doc, dict):
+        raise ParseError(
+            f"expected a ClinicalTrials.gov JSON object (a study or a search page){where}, "
+            f"got a JSON {_json_type(doc)}"
+        )
+    if "studies" in doc:
+        return _parse_search_page(doc, where)
+    if "protocolSection" in doc:
+        return ParseResult(items=[normalise_study(doc)])
+    keys = ", ".join(sorted(map(str, doc))[:8]) or "none"
+    raise ParseError(
+        f"expected a ClinicalTrials.gov study (with 'protocolSection') or a search page "
+        f"(with 'studies'){where}, got an object with keys: {keys}"
+    )
+
+
+def _parse_search_page(doc: dict[str, Any], where: str) -> ParseResult:
+    studies = doc["studies"]
+    if not isinstance(studies, list):
+        raise ParseError(
+            f"expected 'studies' to be a list in a ClinicalTrials.gov search page{where}, "
+            f"got a JSON {_json_type(studies)}"
+        )
+    items: dict[str, Item] = {}
+    for index, study in enumerate(studies):
+        if not isinstance(study, dict):
+            raise ParseError(
+                f"expected studies[{index}] to be an object{where}, got a JSON {_json_type(study)}"
+            )
+        item = normalise_study(study)
+        items.setdefault(item.key, item)  # one record per trial, whatever the page repeats
+    total = doc.get("totalCount")
+    token = doc.get("nextPageToken")
+    meta = {
+        "total_count": total if isinstance(total, int) and not isinstance(total, bool) else None,
+        "next_page_token": token if isinstance(token, str) and token else None,
+    }
+    return ParseResult(items=list(items.values()), complete=True, meta=meta)
+
+
+def normalise_study(doc: dict[str, Any]) -> Item:
+    """One CT.gov study document → the contract's normalised trial record (key = NCT id).
+
+    Works on full documents and on ``fields=``-limited ones alike: whatever is absent is
+    ``None`` (or ``[]``/``False``), never guessed.
+    """
+    protocol = _obj(doc, "protocolSection", "protocolSection")
+    ident = _obj(protocol, "identificationModule", "protocolSection.identificationModule")
+    status = _obj(protocol, "statusModule", "protocolSection.statusModule")
+    design = _obj(protocol, "designModule", "protocolSection.designModule")
+    contacts = _obj(protocol, "contactsLocationsModule", "protocolSection.contactsLocationsModule")
+
+    nct = _text(ident.get("nctId"))
+    if nct is None:
+        raise ParseError(
+            "ClinicalTrials.gov study has no protocolSection.identificationModule.nctId "
+            "(a study document without its NCT id cannot be tracked)"
+        )
+
+    start, start_type = _date_struct(status, "startDateStruct")
+    primary, primary_type = _date_struct(status, "primaryCompletionDateStruct")
+    completion, completion_type = _date_struct(status, "completionDateStruct")
+    last_update, _ = _date_struct(status, "lastUpdatePostDateStruct")
+    results_first, _ = _date_struct(status, "resultsFirstPostDateStruct")
+
+    fields: dict[str, Any] = {
+        "registry": "ctgov",
+        "id": nct,
+        "title": _text(ident.get("briefTitle")),
+        "acronym": _text(ident.get("acronym")),
+        "status": _text(status.get("overallStatus")),
+        "last_known_status": _text(status.get("lastKnownStatus")),
+        "why_stopped": _text(status.get("whyStopped")),
+        "enrollment": _enrollment(design),
+        "start_date": start,
+        "start_date_type": start_type,
+        "primary_completion_date": primary,
+        "primary_completion_date_type": primary_type,
+        "completion_date": completion,
+        "completion_date_type": completion_type,
+        "last_update": last_update,
+        "results_posted": doc.get("hasResults") is True,
+        "results_first_posted": results_first,
+        "countries": _countries(contacts),
+        "aliases": _aliases(ident),
+        "url": f"{SITE}/study/{nct}",
+    }
+    return Item(key=nct, fields=fields)
+
+
+def _obj(parent: dict[str, Any], key: str, path: str) -> dict[str, Any]:
+    """A nested object, ``{}`` when absent; a present non-object is a format change worth an error."""
+    value = parent.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ParseError(f"expected {path} to be an object, got a JSON {_json_type(value)}")
+    return value
+
+
+def _text(value: Any) -> str | None:
+    """Cleaned text, or ``None`` for absent/blank/non-text values."""
+    if not isinstance(value, str):
+        return None
+    return clean_text(value) or None
+
+
+def _date_struct(status: dict[str, Any], key: str) -> tuple[str | None, str | None]:
+    """``{date, type?}`` → (the registry's date string as given, its type or ``None``)."""
+    struct = _obj(status, key, f"protocolSection.statusModule.{key}")
+    return _text(struct.get("date")), _text(struct.get("type"))
+
+
+def _enrollment(design: dict[str, Any]) -> dict[str, Any] | None:
+    info = _obj(design, "enrollmentInfo", "protocolSection.designModule.enrollmentInfo")
+    if not info:
+        return None
+    count = info.get("count")
+    if (isinstance(count, bool) or not isinstance(count, (int, float)) or not math.isfinite(count)
+            or count != int(count)):
+        count = None  # NaN, 1e400 and fractions are not a head count
+    return {"count": None if count is None else int(count), "type": _text(info.get("type"))}
+
+
+def _countries(contacts: dict[str, Any]) -> list[str]:
+    locations = contacts.get("locations")
+    if not isinstance(locations, list):
+        return []
+    found = {_text(loc.get("country")) for loc in locations if isinstance(loc, dict)}
+    return sorted(c for c in found if c)
+
+
+def _aliases(ident: dict[str, Any]) -> list[str]:
+    """Ids that name the same trial elsewhere: old NCT ids, EudraCT, EU CT (CTIS) and ISRCTN numbers."""
+    found: set[str] = set()
+    nct_aliases = ident.get("nctIdAliases")
+    if isinstance(nct_aliases, list):
+        found.update(a for a in map(_text, nct_aliases) if a)
+    secondary = ident.get("secondaryIdInfos")
+    if isinstance(secondary, list):
+        for info in secondary:
+            if not isinstance(info, dict):
+                continue
+            sid = _text(info.get("id"))
+            if sid is None:
+                continue
+            if (
+                info.get("type") in _LINKING_ID_TYPES
+                or EU_CT_RE.match(sid)
+                or EUDRACT_RE.match(sid)
+                or ISRCTN_RE.match(sid)
+            ):
+                found.add(sid)
+    return sorted(found)
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if value is None:
+        return "null"
+    return "number"
