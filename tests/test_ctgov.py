@@ -22,7 +22,8 @@ from scrapers.records import FetchState, ParseError, UnsupportedWatch, WatchSpec
 from scrapers.kinds import source_for
 from scrapers.ctgov.record import FIELDS_PARAM, normalise_study, parse
 from scrapers.ctgov.source import MAX_PAGES, CtgovSource
-from scrapers.http.fetcher import Fetcher, FetchError, HttpSettings
+from scrapers.http.fetcher import Fetcher, HttpSettings
+from scrapers.http.errors import FetchError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ctgov"
 SAMPLE_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "samples" / "ctgov"

@@ -32,7 +32,8 @@ from scrapers.ctis.record import (
     parse,
     retrieved_extra,
 )
-from scrapers.http.fetcher import Fetcher, FetchError, HttpSettings
+from scrapers.http.fetcher import Fetcher, HttpSettings
+from scrapers.http.errors import FetchError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ctis"
 PILOT = "2024-512500-19-00"

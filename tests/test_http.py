@@ -23,14 +23,9 @@ from werkzeug import Response as WResponse
 
 from scrapers.records import ParseError
 from scrapers.json_body import loads_json
-from scrapers.http.fetcher import (
-    FetchError,
-    Fetcher,
-    HttpSettings,
-    describe,
-    parse_retry_after,
-    redact_url,
-)
+from scrapers.http.errors import FetchError, describe, redact_url
+from scrapers.http.fetcher import Fetcher, HttpSettings
+from scrapers.http.content import parse_retry_after
 
 TOKEN = "aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5zA7bC9dE1fG3hI5jK7lM9nO1pQ3rS5tU7"
 WEBHOOK_PATH = f"/api/webhooks/123456789012345678/{TOKEN}"

@@ -9,7 +9,8 @@ import pytest
 from bot.cli import main
 from bot.engine.config import load_config
 from bot.demo.replay import Reply, ReplayServer
-from scrapers.http.fetcher import Fetcher, FetchError, GuardedFetcher, HttpSettings
+from scrapers.http.fetcher import Fetcher, GuardedFetcher, HttpSettings
+from scrapers.http.errors import FetchError
 from storage.db import connect
 from storage.repo import Repo
 from bot.demo.world.feeds import atom

@@ -17,7 +17,8 @@ from bot.engine.config import Config
 from scrapers.records import FetchOutcome, FetchState, Item, ParseError, UnsupportedWatch, WatchSpec
 from scrapers.source import Source
 from scrapers.kinds import is_url_kind, kinds_with_item_kind, source_for
-from scrapers.http.fetcher import Fetcher, FetchError, GuardedFetcher, describe, redact_url
+from scrapers.http.fetcher import Fetcher, GuardedFetcher
+from scrapers.http.errors import FetchError, describe, redact_url
 from storage.diff import SPECS, DiffResult, canonical, diff_items, make_event
 from storage.repo import Health, Repo, utcnow
 from storage.reported import note_reported_enrollment

@@ -48,7 +48,7 @@ from urllib.parse import quote
 import httpx
 
 from scrapers.records import FetchOutcome, FetchState, Item, ParseError, ParseResult
-from scrapers.http.fetcher import FetchError
+from scrapers.http.errors import FetchError
 
 if TYPE_CHECKING:  # pragma: no cover
     from scrapers.http.fetcher import Fetcher

@@ -1,4 +1,4 @@
-"""The one HTTP fetcher every source goes through.
+"""The one HTTP fetcher every source goes through (its errors: errors.py; responses and sniffing: content.py).
 
 Why one: politeness (per-host spacing, a global cap on requests in flight), the size cap, retries
 and the rules about secrets in logs only hold if no source opens its own client. Sources call
@@ -20,27 +20,20 @@ What it does on every request:
 from __future__ import annotations
 
 import asyncio
-import codecs
-import email.utils
-import json as _json
 import logging
-import math
 import random
-import re
 import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-from scrapers.json_body import loads_json
-from scrapers.records import ParseError
+from scrapers.http.content import Response, content_problem, is_challenge, parse_retry_after
+from scrapers.http.errors import FetchError, human_size, redact_url, site_name, status_message, times_word
 
 # httpx logs "HTTP Request: GET <full URL>" at INFO; a webhook URL carries its token in the path.
 logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -48,22 +41,8 @@ logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 log = logging.getLogger("trialwatch.http")
 
-__all__ = [
-    "FETCH_ERROR_KINDS",
-    "FetchError",
-    "FetchStats",
-    "Fetcher",
-    "HttpSettings",
-    "Response",
-    "describe",
-    "parse_retry_after",
-    "redact_url",
-    "site_name",
-]
+__all__ = ["FetchStats", "Fetcher", "GuardedFetcher", "HttpSettings"]
 
-FETCH_ERROR_KINDS = frozenset(
-    {"timeout", "connect", "http_status", "rate_limited", "too_large", "content_type", "challenge", "invalid_url"}
-)
 
 #: ``expect`` → the Accept header we send.
 _ACCEPT = {
@@ -75,27 +54,11 @@ _ACCEPT = {
 
 #: Error bodies are only read to recognise challenge pages; no need to hold more than this.
 _ERROR_BODY_LIMIT = 128 * 1024
-#: How far into a body the sniffers look.
-_SNIFF_BYTES = 128 * 1024
 #: A whole attempt (connect + headers + body) may take at most this many ``timeout_s``: httpx's
 #: timeouts are per read, so a server trickling one byte at a time would otherwise never time out.
 _TOTAL_TIMEOUT_FACTOR = 3
-#: Path segments longer than this are treated as tokens by :func:`redact_url`.
-_MAX_SEGMENT = 30
 
-_SITE_NAMES = {
-    "clinicaltrials.gov": "ClinicalTrials.gov",
-    "euclinicaltrials.eu": "CTIS (euclinicaltrials.eu)",
-    "www.ebi.ac.uk": "Europe PMC",
-    "eutils.ncbi.nlm.nih.gov": "PubMed",
-    "www.isrctn.com": "ISRCTN",
-    "api.crossref.org": "Crossref",
-    "discord.com": "Discord",
-}
 
-_CHALLENGE_MARKERS = (b"just a moment...", b"challenge-platform", b"attention required! | cloudflare")
-_XML_STARTS = (b"<?xml", b"<rss", b"<feed", b"<rdf:rdf")
-_URL_IN_TEXT = re.compile(r"https?://[^\s'\"<>]+")
 
 
 # --------------------------------------------------------------------------------------------
@@ -116,37 +79,6 @@ class HttpSettings:
     max_retry_after_s: float = 60.0  # a longer Retry-After is not waited for: kind "rate_limited"
 
 
-class FetchError(Exception):
-    """A request that produced no usable response.
-
-    ``kind`` is one of :data:`FETCH_ERROR_KINDS` so callers can branch (e.g. back off longer on
-    ``rate_limited``/``challenge``); ``message`` is the sentence shown to people and is what
-    ``str(exc)`` returns. ``url`` is always stored redacted.
-    """
-
-    def __init__(
-        self,
-        kind: str,
-        message: str,
-        *,
-        url: str = "",
-        status: int | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        if kind not in FETCH_ERROR_KINDS:
-            raise ValueError(f"unknown FetchError kind {kind!r}; expected one of {sorted(FETCH_ERROR_KINDS)}")
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.url = redact_url(url) if url else ""
-        self.status = status
-        self.retry_after = retry_after
-
-    def __str__(self) -> str:
-        return self.message
-
-    def __repr__(self) -> str:
-        return f"FetchError(kind={self.kind!r}, status={self.status!r}, url={self.url!r}, message={self.message!r})"
 
 
 @dataclass
@@ -158,243 +90,40 @@ class FetchStats:
     retries: int = 0
 
 
-@dataclass
-class Response:
-    """A complete, size-bounded answer. A 304 is a Response too (``not_modified``, empty body)."""
-
-    url: str
-    status: int
-    headers: httpx.Headers
-    body: bytes
-    elapsed_s: float
-    attempts: int
-    #: the validators the request sent; a 304 that omits them still reports them via validators()
-    request_validators: dict[str, str] = field(default_factory=dict, repr=False)
-
-    @property
-    def not_modified(self) -> bool:
-        return self.status == 304
-
-    @property
-    def etag(self) -> str | None:
-        return self.headers.get("etag")
-
-    @property
-    def last_modified(self) -> str | None:
-        return self.headers.get("last-modified")
-
-    def validators(self) -> dict[str, str]:
-        """``{"etag", "last_modified"}`` (only the keys present) to store for the next conditional GET.
-
-        On a 304 the server's new values win; a value it did not repeat is kept from the request,
-        so callers can store this unconditionally.
-        """
-        out: dict[str, str] = {}
-        if self.not_modified:
-            out.update({k: v for k, v in self.request_validators.items() if k in ("etag", "last_modified") and v})
-        if self.etag:
-            out["etag"] = self.etag
-        if self.last_modified:
-            out["last_modified"] = self.last_modified
-        return out
-
-    def json(self) -> Any:
-        """The body as JSON; a :class:`ParseError` saying where and how it broke otherwise."""
-        return loads_json(self.body, where=f"the response from {redact_url(self.url)}")
-
-    def text(self) -> str:
-        """The body decoded with the declared charset, falling back to UTF-8 with replacement."""
-        charset = _charset(self.headers)
-        if charset:
-            try:
-                return self.body.decode(charset)
-            except (LookupError, UnicodeDecodeError):
-                pass
-        if self.body.startswith(codecs.BOM_UTF8):
-            return self.body[len(codecs.BOM_UTF8) :].decode("utf-8", errors="replace")
-        return self.body.decode("utf-8", errors="replace")
 
 
 # --------------------------------------------------------------------------------------------
 # pure helpers (exported: parsers and the pipeline use them too)
 
 
-def redact_url(url: str) -> str:
-    """A URL safe for logs: scheme, host and path kept; long (token-like) path segments and every
-    query value replaced by ``***``; user info and fragment dropped. Never raises."""
-    try:
-        parts = urlsplit(str(url))
-        netloc = parts.netloc.rpartition("@")[2]
-    except ValueError:
-        return "<unparseable URL>"
-    path = "/".join("***" if len(seg) > _MAX_SEGMENT else seg for seg in parts.path.split("/"))
-    query = "&".join(
-        f"{'***' if len(k) > _MAX_SEGMENT else k}=***" for k, _ in parse_qsl(parts.query, keep_blank_values=True)
-    )
-    out = f"{parts.scheme}://{netloc}{path}" if parts.scheme or netloc else path
-    return f"{out}?{query}" if query else out
 
 
-def site_name(url: str) -> str:
-    """The name a person knows a host by ("ClinicalTrials.gov"), else the host itself."""
-    try:
-        parts = urlsplit(str(url))
-        host = (parts.hostname or "").lower()
-        netloc = parts.netloc.rpartition("@")[2]
-    except ValueError:
-        return "the server"
-    for known, name in _SITE_NAMES.items():
-        if host == known or host.endswith("." + known):
-            return name
-    return netloc or "the server"
 
 
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value (delta-seconds or HTTP-date); None if absent or
-    unreadable. A date in the past means 0."""
-    if not value or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when is None:
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
 
 
-def describe(exc: BaseException) -> str:
-    """One line a person can read for any failure of a check; URLs in it are redacted."""
-    if isinstance(exc, (FetchError, ParseError)):
-        text = str(exc)
-    elif isinstance(exc, httpx.HTTPStatusError):
-        resp = exc.response
-        text = f"{site_name(str(exc.request.url))} answered HTTP {resp.status_code} {resp.reason_phrase}"
-    elif isinstance(exc, httpx.TimeoutException):
-        text = f"timed out talking to {_request_site(exc)}"
-    elif isinstance(exc, httpx.HTTPError):
-        detail = str(exc) or type(exc).__name__
-        text = f"network error talking to {_request_site(exc)}: {detail}"
-    elif isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
-        text = "timed out"
-    else:
-        detail = str(exc)
-        text = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
-    text = _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
-    text = " ".join(text.split())
-    return text if len(text) <= 300 else text[:299] + "…"
 
 
-def _request_site(exc: httpx.HTTPError) -> str:
-    try:
-        return site_name(str(exc.request.url))
-    except RuntimeError:  # an httpx error raised without a request attached
-        return "the server"
 
 
-def _media_type(headers: httpx.Headers) -> str:
-    return headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-def _charset(headers: httpx.Headers) -> str | None:
-    match = re.search(r"charset\s*=\s*[\"']?([^\"';\s]+)", headers.get("content-type", ""), re.IGNORECASE)
-    return match.group(1) if match else None
 
 
-def _head(body: bytes) -> bytes:
-    """The start of a body, lower-cased, without BOM or leading whitespace, for sniffing."""
-    if body.startswith(codecs.BOM_UTF8):
-        body = body[len(codecs.BOM_UTF8) :]
-    return body[:_SNIFF_BYTES].lstrip().lower()
 
 
-def _is_html(media: str, head: bytes) -> bool:
-    if head.startswith(_XML_STARTS):
-        return False
-    return "html" in media or head.startswith((b"<!doctype html", b"<html"))
 
 
-def _is_challenge(status: int, headers: httpx.Headers, body: bytes, expect: str) -> bool:
-    """Cloudflare's "Just a moment..." / "Attention Required!" pages, which must not be parsed or
-    retried. On a 200 HTML page we want, only the challenge script *and* title count, so a forum
-    post quoting "Just a moment..." is not mistaken for one."""
-    if headers.get("cf-mitigated", "").strip().lower() == "challenge":
-        return True
-    head = _head(body)
-    if status in (403, 429, 503):
-        return any(marker in head for marker in _CHALLENGE_MARKERS)
-    if 200 <= status < 300:
-        if expect == "html":
-            return b"/cdn-cgi/challenge-platform/" in head and b"<title>just a moment" in head
-        return _is_html(_media_type(headers), head) and any(marker in head for marker in _CHALLENGE_MARKERS)
-    return False
 
 
-def _content_problem(expect: str, headers: httpx.Headers, body: bytes) -> str | None:
-    """Why a 2xx body is not what ``expect`` asked for, or None when it is acceptable."""
-    media = _media_type(headers)
-    shown = media or "no Content-Type"
-    head = _head(body)
-    if expect == "json":
-        if "html" in media or head.startswith(b"<"):
-            what = "XML" if head.startswith(_XML_STARTS) or "xml" in media else "an HTML page"
-            return f"got {what} where JSON was expected ({shown})"
-        return None
-    if expect == "xml":
-        if head.startswith(_XML_STARTS) or not head:
-            return None
-        if head.startswith(b"<") and any(t in media for t in ("xml", "rss", "atom")):
-            return None
-        if _is_html(media, head):
-            return f"got an HTML page where an XML/RSS/Atom feed was expected ({shown})"
-        if "json" in media or head.startswith((b"{", b"[")):
-            return f"got JSON where an XML/RSS/Atom feed was expected ({shown})"
-        if head.startswith(b"<") and not media:
-            return None
-        return f"got {shown} where an XML/RSS/Atom feed was expected"
-    if expect == "html":
-        if media in ("text/html", "application/xhtml+xml") or (not media and head.startswith(b"<")):
-            return None
-        what = "JSON" if "json" in media else shown
-        return f"got {what} where an HTML page was expected ({shown})"
-    return None
 
 
-def _size(n: float) -> str:
-    if n >= 1_000_000:
-        return f"{n / 1_000_000:g} MB"
-    if n >= 1_000:
-        return f"{n / 1_000:g} kB"
-    return f"{int(n)} bytes"
 
 
-def _times(n: int) -> str:
-    return "once" if n == 1 else f"{n} times"
 
 
-_STATUS_WORDS = {
-    400: "the server rejected the request as malformed",
-    401: "authentication required",
-    403: "access forbidden",
-    404: "not found",
-    405: "method not allowed",
-    410: "gone (the resource was removed)",
-    414: "the URL is too long for the server",
-}
 
 
-def _status_message(status: int, site: str) -> str:
-    words = _STATUS_WORDS.get(status) or (httpx.codes.get_reason_phrase(status) or "unexpected answer").lower()
-    return f"{words} (HTTP {status}) from {site}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -572,7 +301,7 @@ class Fetcher:
                 method, safe, raw.status, raw.elapsed_s, len(raw.body), attempt,
             )
             retryable = raw.status == 429 or raw.status >= 500
-            if retryable and not _is_challenge(raw.status, raw.headers, raw.body, expect):
+            if retryable and not is_challenge(raw.status, raw.headers, raw.body, expect):
                 delay = self._retry_delay(raw, url, attempt)  # raises when we should stop
                 why = f"{method} {safe}: {raw.status} {httpx.codes.get_reason_phrase(raw.status)}"
                 await self._pause(delay, why, attempt)
@@ -599,7 +328,7 @@ class Fetcher:
             gave_up = f"gave up after {retries} retries" if retries else "retries are turned off"
             raise FetchError(
                 "rate_limited" if status == 429 else "http_status",
-                f"{site} answered {status} {reason} {_times(attempt)} ({gave_up})",
+                f"{site} answered {status} {reason} {times_word(attempt)} ({gave_up})",
                 url=url,
                 status=status,
                 retry_after=retry_after,
@@ -610,20 +339,20 @@ class Fetcher:
     def _final(raw: _Raw, url: str, expect: str, attempt: int, sent_validators: dict[str, str]) -> Response:
         """A non-retried answer: the Response (2xx, 304) or the FetchError that explains it."""
         status, site = raw.status, site_name(url)
-        if _is_challenge(status, raw.headers, raw.body, expect):
+        if is_challenge(status, raw.headers, raw.body, expect):
             message = f"blocked by a Cloudflare challenge page (HTTP {status}) at {site}"
             raise FetchError("challenge", message, url=url, status=status)
         if status == 304:
             return Response(raw.url, status, raw.headers, b"", raw.elapsed_s, attempt, dict(sent_validators))
         if 200 <= status < 300:
-            problem = _content_problem(expect, raw.headers, raw.body)
+            problem = content_problem(expect, raw.headers, raw.body)
             if problem:
                 raise FetchError("content_type", problem, url=url, status=status)
             return Response(raw.url, status, raw.headers, raw.body, raw.elapsed_s, attempt, dict(sent_validators))
         if 300 <= status < 400:
             message = f"{site} redirected (HTTP {status}) without a usable Location"
             raise FetchError("http_status", message, url=url, status=status)
-        raise FetchError("http_status", _status_message(status, site), url=url, status=status)
+        raise FetchError("http_status", status_message(status, site), url=url, status=status)
 
     # -- one attempt ----------------------------------------------------------------------------
 
@@ -666,8 +395,8 @@ class Fetcher:
             if declared.isdigit() and int(declared) > limit:
                 raise FetchError(
                     "too_large",
-                    f"response is larger than the {_size(limit)} limit "
-                    f"(Content-Length says {_size(int(declared))}; refused before reading)",
+                    f"response is larger than the {human_size(limit)} limit "
+                    f"(Content-Length says {human_size(int(declared))}; refused before reading)",
                     url=url,
                     status=resp.status_code,
                 )
@@ -684,7 +413,7 @@ class Fetcher:
                     break
                 raise FetchError(
                     "too_large",
-                    f"response is larger than the {_size(limit)} limit (refused while streaming)",
+                    f"response is larger than the {human_size(limit)} limit (refused while streaming)",
                     url=url,
                     status=resp.status_code,
                 )

@@ -34,7 +34,8 @@ from urllib.parse import urlsplit
 
 from scrapers.records import FetchOutcome, FetchState, Item, ParseError, ParseResult, UnsupportedWatch, WatchSpec
 from scrapers.source import Source
-from scrapers.http.fetcher import FetchError, Response
+from scrapers.http.errors import FetchError
+from scrapers.http.content import Response
 from scrapers.xenforo.dates import board_zone
 from scrapers.xenforo.forum import parse_forum
 from scrapers.xenforo.paging import (
