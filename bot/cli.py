@@ -24,6 +24,7 @@ import_lean_libraries()  # the entry point's one call, before anything below imp
 from bot.app import build_notifiers, open_repo, sync_config_watches  # noqa: E402
 from bot.engine.config import Config, ConfigError, load_config, parse_interval, watch_from_table  # noqa: E402
 from bot.engine.logs import setup_logging  # noqa: E402
+from bot.present.values import fmt_interval  # noqa: E402
 from scrapers.kinds import kind_names  # noqa: E402
 
 log = logging.getLogger("trialwatch.cli")
@@ -302,7 +303,7 @@ def cmd_watch(args: argparse.Namespace, cfg: Config) -> int:
         for w in repo.list_watches():
             h = health[w.id]
             state = "enabled" if w.enabled else "disabled"
-            print(f"{w.id}\t{describe_watch(w)}\tevery {_fmt_interval(w.interval_s)}\t{state}\t"
+            print(f"{w.id}\t{describe_watch(w)}\tevery {fmt_interval(w.interval_s)}\t{state}\t"
                   f"labels={','.join(w.labels) or '-'}\tlast ok {h.last_success or 'never'}\t"
                   f"failures {h.consecutive_failures}" + (f"\tlast error: {h.last_error}" if h.consecutive_failures else ""))
         return EXIT_OK
@@ -317,7 +318,7 @@ def cmd_watch(args: argparse.Namespace, cfg: Config) -> int:
         if repo.get_watch(spec.id):
             raise UsageError(f"a watch with id {spec.id!r} exists already (choose another with --id)")
         repo.upsert_watch(spec, origin="cli")
-        print(f"added {spec.id}: {describe_watch(spec)} every {_fmt_interval(spec.interval_s)}")
+        print(f"added {spec.id}: {describe_watch(spec)} every {fmt_interval(spec.interval_s)}")
         return EXIT_OK
     if args.watch_command == "remove":
         origin = repo.watch_origin(args.watch_id)
@@ -332,18 +333,9 @@ def cmd_watch(args: argparse.Namespace, cfg: Config) -> int:
     raise UsageError("say list, add or remove")
 
 
-def _fmt_interval(seconds: int) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
 def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
-    try:
-        from bot.engine.service import run_service
-    except ImportError:
-        raise UsageError("the long-running service is not part of this build yet; use `trialwatch check`") from None
+    from bot.engine.service import run_service
+
     return run_service(cfg)
 
 

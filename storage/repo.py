@@ -14,7 +14,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from sqlite_utils import Database
 
-from scrapers.records import FetchState, Item, WatchSpec
+from scrapers.records import FetchState, WatchSpec
 from storage.clock import utcnow
 from storage.diff import Change, DiffResult, canonical, make_event
 from storage.reported import DeclaredTrial
@@ -424,7 +424,3 @@ def event_from_row(r: dict[str, Any]) -> dict[str, Any]:
 def _watch_from_row(r: dict[str, Any]) -> WatchSpec:
     return WatchSpec(id=r["id"], kind=r["kind"], keys=json.loads(r["keys"]), interval_s=r["interval_s"],
                      labels=json.loads(r["labels"]), enabled=bool(r["enabled"]))
-
-
-def items_to_json(items: list[Item]) -> list[dict[str, Any]]:
-    return [{"key": i.key, "fields": i.fields} for i in items]

@@ -38,7 +38,7 @@ def test_timeline_from_history_and_reports():
     assert tl.target == 66
     assert [s.status for s in tl.statuses] == ["RECRUITING", "ACTIVE_NOT_RECRUITING"]
     assert tl.lines[0].startswith("2026-01-05T10:00:00Z  NCT09990001 status: RECRUITING (first seen)")
-    assert any("reported: enrolled 38, target 66, completed 17" in line for line in tl.lines)
+    assert any("reported: 38 enrolled, target 66, 17 completed" in line for line in tl.lines)
 
 
 def test_chart_png_is_real_and_shows_the_target():

@@ -26,7 +26,7 @@ def test_demo_prints_the_expected_events(tmp_path):
         "new post by Hutan: Fluge gave an update at the conference today. 45 of the 66 patients",
         "reported enrollment: 45 enrolled, target 66, 20 completed (known before: target 66) — ResetME",
         "PMID:49990002 new paper in Front Med (Lausanne) (2028-02-01)",
-        "reported: completed 20, enrolled 45, target 66",
+        "reported: 45 enrolled, target 66, 20 completed",
         "── Dossier: ResetME (NCT09990001, 2025-599999-99-00) ──",
         "ctgov NCT09990001: COMPLETED; enrollment 66 ACTUAL",
     ):

@@ -248,7 +248,7 @@ async def test_trial_dossier_after_a_change(bot, server):
     assert embed["title"] == "RESETME"
     fields = {f["name"]: f["value"] for f in embed["fields"]}
     assert fields["Status"] == "ACTIVE\\_NOT\\_RECRUITING"
-    assert fields["Enrollment"] == "70 (ACTUAL)"
+    assert fields["Enrollment"] == "70 ACTUAL"  # as in its history line below: one formatter
     assert "NCT09990001" in fields["Registry ids"]
     assert "status changed: RECRUITING → ACTIVE\\_NOT\\_RECRUITING" in fields["Recent events (2 of 2)"]
     history = fields["Field history"]

@@ -19,7 +19,6 @@ from bot.discord.render import (
     escape_markdown,
     render_event,
     render_messages,
-    render_text,
 )
 
 ZWSP = "\u200b"
@@ -189,7 +188,7 @@ def test_enrollment_progress_bar_and_type() -> None:
     description = render_event(event)["description"]
     assert "▰▰▰▰▰▰▱▱▱▱ 38/66 (58%)" in description
     assert "ACTUAL" in description
-    assert "30 (ESTIMATED)" in description
+    assert "30 ESTIMATED" in description
 
 
 def test_enrollment_without_target_shows_the_count() -> None:
@@ -242,7 +241,7 @@ def test_new_trial_summary() -> None:
     embed = render_event(make_event("new_trial", new=summary, detail={"registry": "ctgov"}))
     fields = {f["name"]: f["value"] for f in embed["fields"]}
     assert fields["Status"] == "RECRUITING"
-    assert fields["Enrollment"] == "66 (ESTIMATED)"
+    assert fields["Enrollment"] == "66 ESTIMATED"
     assert fields["Countries"] == "Norway, Sweden"
     assert embed["color"] == GREEN
 
@@ -478,27 +477,3 @@ def test_role_ids_that_are_not_snowflakes_are_ignored() -> None:
     payload = render_messages([event], role_pings={"l": ["everyone", "<@&5>", "333"]}, labels_by_event={"a": ["l"]})[0]
     assert payload["content"] == "<@&333>"
     assert payload["allowed_mentions"] == {"parse": [], "roles": ["333"]}
-
-
-# ---------------------------------------------------------------------------------------- console
-
-
-def test_render_text_status_line() -> None:
-    event = make_event("status_changed", watch="resetme", field="status", old="RECRUITING", new="ACTIVE_NOT_RECRUITING", title="Title", url="url")
-    assert render_text(event) == "[resetme] NCT01234567 status RECRUITING → ACTIVE_NOT_RECRUITING — Title — url"
-
-
-def test_render_text_is_not_escaped_and_has_a_second_line_for_posts() -> None:
-    event = make_event("new_post", subject="post-1", title="A *thread*", detail={"author": "jo_e", "text": "Line one\nline two " + "x " * 300})
-    lines = render_text(event).split("\n")
-    assert len(lines) == 2
-    assert lines[0].startswith("[resetme-pilot] post-1 new post by jo_e — A *thread* — https://")
-    assert lines[1].strip().startswith("Line one line two")
-    assert len(lines[1]) < 250
-
-
-def test_render_text_enrollment_and_unknown() -> None:
-    enrol = make_event("enrollment_changed", old={"count": 30, "type": "ESTIMATED"}, new={"count": 38, "type": "ACTUAL"}, detail={"target": 66})
-    assert "enrollment 30 (ESTIMATED) → 38 (ACTUAL) [▰▰▰▰▰▰▱▱▱▱ 38/66 (58%)]" in render_text(enrol)
-    other = make_event("mystery", field="x", old=1, new=2)
-    assert "mystery x 1 → 2" in render_text(other)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
+from bot.present.values import fmt_interval, value_text
 from bot.discord.limits import DISCORD, fit_embed, truncate
 from bot.discord.render import BLUE, escape_markdown, progress_bar, status_colour
 from bot.engine.watches import describe_watch
@@ -38,13 +39,6 @@ def when(iso_or_dt: str | datetime | None, style: str = "R", never: str = "never
     else:
         seconds = unix(iso_or_dt)
     return f"<t:{seconds}:{style}>" if seconds is not None else never
-
-
-def fmt_interval(seconds: int) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 def code_block(text: str, limit: int = DISCORD.content) -> str:
@@ -146,26 +140,11 @@ def parse_labels(text: str | None, *, max_labels: int = 10, max_len: int = 32) -
 # ---------------------------------------------------------------------------------------- /trial
 
 
-def short_value(value: Any) -> str:
-    """A stored field value as a few words (enrollment ``{"count": 70, "type": "ACTUAL"}`` → ``70 ACTUAL``)."""
-    if value is None or value == "":
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, dict):
-        if "count" in value:
-            return f"{value.get('count')}" + (f" {value['type']}" if value.get("type") else "")
-        return ", ".join(f"{k} {short_value(v)}" for k, v in value.items() if v is not None) or "—"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(short_value(v) for v in value) or "—"
-    return str(value)
-
-
 def event_line(ev: dict[str, Any]) -> str:
     """One event of a dossier: ``<t:…:d> status changed: RECRUITING → COMPLETED``."""
     what = str(ev.get("kind") or "event").replace("_", " ")
     if ev.get("field") and ev.get("kind") != "new_trial":
-        what += f": {short_value(ev.get('old'))} → {short_value(ev.get('new'))}"
+        what += f": {value_text(ev.get('old'))} → {value_text(ev.get('new'))}"
     return f"{when(ev.get('at'), 'd', never='?')} {escape_markdown(truncate(what, 180))}"
 
 
@@ -190,7 +169,7 @@ def history_summary(history: list[dict[str, Any]]) -> list[str]:
         if not changes:
             continue
         start = rows[0].get("new") if rows[0].get("old") is None else rows[0].get("old")
-        span = f"{short_value(start)} → {short_value(rows[-1].get('new'))}"
+        span = f"{value_text(start)} → {value_text(rows[-1].get('new'))}"
         lines.append(f"**{escape_markdown(name)}**: {escape_markdown(truncate(span, 160))}, {len(changes)} change(s) "
                      f"(last {when(changes[-1].get('observed_at'), 'd', never='?')})")
     return lines
@@ -207,10 +186,7 @@ def trial_dossier(trial: dict[str, Any], events: list[dict[str, Any]], history: 
         {"name": "Status", "value": escape_markdown(str(trial.get("status") or "—")), "inline": True},
     ]
     if enrollment:
-        count = enrollment.get("count")
-        fields.append({"name": "Enrollment", "value": f"{count if count is not None else '?'}"
-                       + (f" ({escape_markdown(str(enrollment['type']))})" if enrollment.get("type") else ""),
-                       "inline": True})
+        fields.append({"name": "Enrollment", "value": escape_markdown(value_text(enrollment)), "inline": True})
     for registry, summary in sorted((trial.get("registries") or {}).items()):
         if not isinstance(summary, dict):
             continue

@@ -33,7 +33,6 @@ from discord.ext import commands
 
 from bot.discord.answers import (
     code_block,
-    fmt_interval,
     parse_labels,
     status_embed,
     trial_dossier,
@@ -41,6 +40,7 @@ from bot.discord.answers import (
     when,
 )
 from bot.discord.charts import trial_chart
+from bot.present.values import fmt_interval
 from bot.engine.config import Config, ConfigError, parse_interval, watch_from_table
 from bot.engine.explain import explain_text
 from bot.discord.render import escape_markdown

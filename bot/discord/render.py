@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
+from bot.present.values import value_text
 from bot.discord.limits import DISCORD, DiscordLimits, batch_embeds, truncate
 
 # Colours (Discord brand palette where one exists).
@@ -31,7 +32,6 @@ BLURPLE = 0x5865F2
 GREY = 0x95A5A6
 
 POST_EXCERPT_CHARS = 600
-TEXT_LINE_CHARS = 200
 
 # Statuses that mean "this trial stopped"; compared case-insensitively with spaces/underscores unified.
 _STOPPED = {"TERMINATED", "WITHDRAWN", "SUSPENDED", "ENDED", "TEMPORARILY HALTED", "HALTED"}
@@ -125,29 +125,6 @@ def _humanise(name: str) -> str:
     return words[:1].upper() + words[1:]
 
 
-def _fmt(value: Any) -> str:
-    """A JSON value as short readable text (not yet escaped)."""
-    if value is None or value == "":
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, dict):
-        if "count" in value:
-            return _fmt_enrollment(value)
-        return ", ".join(f"{_humanise(k).lower()} {_fmt(v)}" for k, v in value.items() if v is not None) or "—"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(_fmt(v) for v in value) or "—"
-    return str(value)
-
-
-def _fmt_enrollment(value: Any) -> str:
-    if not isinstance(value, dict):
-        return _fmt(value)
-    count = value.get("count")
-    kind = value.get("type")
-    return f"{count if count is not None else '?'}" + (f" ({kind})" if kind else "")
-
-
 def progress_bar(count: int | None, target: int | None, width: int = 10) -> str:
     """``▰▰▰▰▰▰▱▱▱▱ 38/66 (58%)``; just the count when there is no usable target."""
     if count is None:
@@ -237,7 +214,7 @@ def _target(event: dict[str, Any]) -> int | None:
 def _status(event: dict[str, Any], embed: dict[str, Any]) -> None:
     old, new = event.get("old"), event.get("new")
     embed["color"] = status_colour(new)
-    embed["description"] = f"**{escape_markdown(_fmt(old))}** → **{escape_markdown(_fmt(new))}**"
+    embed["description"] = f"**{escape_markdown(value_text(old))}** → **{escape_markdown(value_text(new))}**"
     why = _detail(event).get("why_stopped")
     if why:
         embed["fields"].append(_field("Why stopped", escape_markdown(str(why)), inline=False))
@@ -252,7 +229,7 @@ def _enrollment(event: dict[str, Any], embed: dict[str, Any]) -> None:
     lines = [f"**{progress_bar(count, target)}**"]
     lines.append(f"Type: **{escape_markdown(kind)}**" if kind else "Type: not stated")
     if isinstance(old, dict) and old.get("count") is not None:
-        lines.append(f"Was: {escape_markdown(_fmt_enrollment(old))}")
+        lines.append(f"Was: {escape_markdown(value_text(old))}")
     embed["description"] = "\n".join(lines)
     embed["color"] = BLUE
 
@@ -281,7 +258,7 @@ def _enrollment_reported(event: dict[str, Any], embed: dict[str, Any]) -> None:
 def _dates(event: dict[str, Any], embed: dict[str, Any]) -> None:
     detail = _detail(event)
     name = _humanise(event.get("field") or "date")
-    old, new = escape_markdown(_fmt(event.get("old"))), escape_markdown(_fmt(event.get("new")))
+    old, new = escape_markdown(value_text(event.get("old"))), escape_markdown(value_text(event.get("new")))
     embed["description"] = f"{escape_markdown(name)}: **{old}** → **{new}**"
     date_type = detail.get("date_type") or detail.get("type")
     if date_type:
@@ -314,7 +291,7 @@ def _new_trial(event: dict[str, Any], embed: dict[str, Any]) -> None:
     ):
         if summary.get(key) not in (None, "", []):
             value = summary[key]
-            text = _fmt_enrollment(value) if key == "enrollment" else _fmt(value)
+            text = value_text(value) if key == "enrollment" else value_text(value)
             embed["fields"].append(_field(label, escape_markdown(text)))
 
 
@@ -382,13 +359,13 @@ def _generic(event: dict[str, Any], embed: dict[str, Any]) -> None:
     embed["color"] = GREY if event.get("kind") not in _HEADLINES else BLUE
     if event.get("field") or event.get("old") is not None or event.get("new") is not None:
         field = _humanise(event.get("field") or "value")
-        old, new = escape_markdown(_fmt(event.get("old"))), escape_markdown(_fmt(event.get("new")))
+        old, new = escape_markdown(value_text(event.get("old"))), escape_markdown(value_text(event.get("new")))
         embed["description"] = f"{escape_markdown(field)}: **{old}** → **{new}**"
     for key, value in _detail(event).items():
         if key in _DETAIL_SKIP or value in (None, "", [], {}):
             continue
         if isinstance(value, (str, int, float, bool)) or (isinstance(value, list) and len(value) <= 10):
-            embed["fields"].append(_field(escape_markdown(_humanise(key)), escape_markdown(excerpt(_fmt(value), 300))))
+            embed["fields"].append(_field(escape_markdown(_humanise(key)), escape_markdown(excerpt(value_text(value), 300))))
         if len(embed["fields"]) >= 10:
             break
     text = _detail(event).get("text")
@@ -507,73 +484,3 @@ def render_messages(
             payload["allowed_mentions"] = {"parse": [], "roles": kept}
         payloads.append(payload)
     return payloads
-
-
-# ------------------------------------------------------------------------------------ console text
-
-
-def _one_line(text: Any, limit: int = TEXT_LINE_CHARS) -> str:
-    return truncate(" ".join(str(text).split()), limit) if text else ""
-
-
-def _text_summary(event: dict[str, Any]) -> tuple[str, str]:
-    """(what happened, optional second line) for :func:`render_text`."""
-    kind = str(event.get("kind") or "event")
-    detail = _detail(event)
-    old, new = event.get("old"), event.get("new")
-    if kind == "status_changed":
-        return f"status {_fmt(old)} → {_fmt(new)}", _one_line(detail.get("why_stopped"))
-    if kind == "enrollment_changed":
-        new_d = new if isinstance(new, dict) else {}
-        target = _target(event)
-        change = f"enrollment {_fmt_enrollment(new)}"
-        if old:
-            change = f"enrollment {_fmt_enrollment(old)} → {_fmt_enrollment(new)}"
-        if target and new_d.get("count") is not None:
-            change += f" [{progress_bar(new_d['count'], target)}]"
-        return change, ""
-    if kind == "enrollment_reported":
-        new_d = new if isinstance(new, dict) else {}
-        bar = progress_bar(new_d.get("enrolled"), _target(event))
-        return f"reported enrollment {bar}", _one_line(detail.get("evidence"))
-    if kind == "dates_changed":
-        return f"{event.get('field') or 'date'} {_fmt(old)} → {_fmt(new)}", ""
-    if kind == "results_posted":
-        first = detail.get("results_first_posted")
-        return "RESULTS POSTED" + (f" (first posted {first})" if first else ""), ""
-    if kind == "new_trial":
-        summary = new if isinstance(new, dict) else {}
-        return "new trial" + (f" ({summary['status']})" if summary.get("status") else ""), ""
-    if kind == "new_post":
-        by = f" by {detail['author']}" if detail.get("author") else ""
-        return f"new post{by}", _one_line(detail.get("text"))
-    if kind == "new_thread":
-        by = f" by {detail['author']}" if detail.get("author") else ""
-        return f"new thread{by}", ""
-    if kind == "new_publication":
-        bits = [detail.get("journal"), detail.get("published")]
-        where = ", ".join(str(b) for b in bits if b)
-        doi = f" doi:{detail['doi']}" if detail.get("doi") else ""
-        return f"new publication{f' in {where}' if where else ''}{doi}", ""
-    if kind in ("source_error", "source_recovered"):
-        return kind.replace("_", " "), _one_line(detail.get("error"))
-    if event.get("field") or old is not None or new is not None:
-        return f"{kind} {event.get('field') or ''} {_fmt(old)} → {_fmt(new)}".replace("  ", " "), ""
-    return kind.replace("_", " "), ""
-
-
-def render_text(event: dict[str, Any]) -> str:
-    """One or two plain lines for a console (no markdown escaping), e.g.
-
-    ``[resetme-pilot] NCT01234567 status RECRUITING → ACTIVE_NOT_RECRUITING — Title — url``
-    """
-    what, second = _text_summary(event)
-    watch = f"[{event['watch']}]" if event.get("watch") else ""
-    head = " ".join(p for p in (watch, str(event.get("subject") or ""), what) if p)
-    parts = [head]
-    if event.get("title"):
-        parts.append(_one_line(event["title"]))
-    if event.get("url"):
-        parts.append(str(event["url"]))
-    line = " — ".join(parts)
-    return f"{line}\n    {second}" if second else line

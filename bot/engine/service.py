@@ -52,9 +52,6 @@ SHUTDOWN_GRACE_S = 5.0  # in-flight checks get this long to finish on SIGTERM
 SHUTDOWN_DELIVERY_S = 5.0  # and the last delivery round this long
 
 
-# ------------------------------------------------------------------------------------ the lock
-
-
 # ------------------------------------------------------------------------------------ scheduling
 
 

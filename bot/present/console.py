@@ -7,26 +7,7 @@ import sys
 from typing import Any, Sequence, TextIO
 
 from bot.engine.delivery import Planned
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, dict):
-        if "count" in value:
-            kind = f" {value['type']}" if value.get("type") else ""
-            return f"{value['count']}{kind}"
-        if "enrolled" in value or "target" in value:
-            parts = []
-            if value.get("enrolled") is not None:
-                parts.append(f"{value['enrolled']} enrolled")
-            if value.get("target") is not None:
-                parts.append(f"target {value['target']}")
-            if value.get("completed") is not None:
-                parts.append(f"{value['completed']} completed")
-            return ", ".join(parts) or "reported"
-        return ", ".join(f"{k}={v}" for k, v in value.items() if v is not None)
-    if value is None:
-        return "—"
-    return str(value)
+from bot.present.values import value_text
 
 
 def format_event(ev: dict[str, Any]) -> str:
@@ -36,14 +17,14 @@ def format_event(ev: dict[str, Any]) -> str:
     title = ev.get("title") or ""
     detail = ev.get("detail") or {}
     if kind == "enrollment_reported":
-        what = f"reported enrollment: {_short(ev.get('new'))}"
+        what = f"reported enrollment: {value_text(ev.get('new'))}"
         if detail.get("previous"):
-            what += f" (known before: {_short(detail['previous'])})"
+            what += f" (known before: {value_text(detail['previous'])})"
     elif kind == "results_posted":
         first = detail.get("results_first_posted")
         what = "RESULTS POSTED" + (f" (first posted {first})" if first else "")
     elif ev.get("field") and kind not in ("new_trial",):
-        what = f"{ev['field']}: {_short(ev.get('old'))} → {_short(ev.get('new'))}"
+        what = f"{ev['field']}: {value_text(ev.get('old'))} → {value_text(ev.get('new'))}"
         if detail.get("why_stopped"):
             what += f" (why stopped: {detail['why_stopped']})"
     elif kind == "new_post":

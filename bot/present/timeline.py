@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable
 
+from bot.present.values import value_text
+
 
 @dataclass
 class Point:
@@ -40,14 +42,6 @@ def parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, dict):
-        if "count" in value:
-            return f"{value.get('count')} {value.get('type') or ''}".strip()
-        return ", ".join(f"{k} {v}" for k, v in value.items() if v is not None)
-    return "—" if value is None else str(value)
-
-
 #: fields whose first sighting is worth a line in a timeline (the rest only show when they change)
 _FIRST_SEEN_FIELDS = ("status", "enrollment", "start_date", "primary_completion_date", "completion_date")
 
@@ -73,9 +67,9 @@ def build_timeline(key: str, history: Iterable[dict[str, Any]], events: Iterable
         if row["old"] is None:
             if row["field"] not in _FIRST_SEEN_FIELDS:
                 continue
-            entries.append((row["observed_at"], f"{row['item_key']} {row['field']}: {_fmt(new)} (first seen)"))
+            entries.append((row["observed_at"], f"{row['item_key']} {row['field']}: {value_text(new)} (first seen)"))
         else:
-            entries.append((row["observed_at"], f"{row['item_key']} {row['field']}: {_fmt(row['old'])} → {_fmt(new)}"))
+            entries.append((row["observed_at"], f"{row['item_key']} {row['field']}: {value_text(row['old'])} → {value_text(new)}"))
     for ev in events:
         if ev["kind"] != "enrollment_reported" or not isinstance(ev.get("new"), dict):
             continue
@@ -86,7 +80,7 @@ def build_timeline(key: str, history: Iterable[dict[str, Any]], events: Iterable
         if isinstance(new.get("target"), int):
             tl.target = new["target"]
         evidence = (ev.get("detail") or {}).get("evidence")
-        entries.append((ev["at"], f"reported: {_fmt(new)}" + (f" — “{evidence}”" if evidence else "")))
+        entries.append((ev["at"], f"reported: {value_text(new)}" + (f" — “{evidence}”" if evidence else "")))
     tl.enrollment.sort(key=lambda p: p.at)
     tl.reported.sort(key=lambda p: p.at)
     tl.statuses.sort(key=lambda s: s.start)

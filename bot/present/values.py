@@ -1,0 +1,46 @@
+"""The one way a stored value reads to a person: the console, timelines, Discord embeds and answers all use
+it, so "66 ESTIMATED" is written the same wherever it appears."""
+
+from __future__ import annotations
+
+from typing import Any
+
+FIGURES = ("enrolled", "target", "completed")
+
+
+def value_text(value: Any) -> str:
+    """A JSON value as short readable text (not escaped for any markup).
+
+    Enrollment ``{"count": 66, "type": "ESTIMATED"}`` → ``66 ESTIMATED``; reported figures
+    ``{"enrolled": 45, "target": 66}`` → ``45 enrolled, target 66``; ``None`` → ``—``; booleans yes/no.
+    """
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        if "count" in value:
+            count = value.get("count")
+            kind = value.get("type")
+            return f"{count if count is not None else '?'}" + (f" {kind}" if kind else "")
+        if any(k in value for k in FIGURES):
+            parts = []
+            if value.get("enrolled") is not None:
+                parts.append(f"{value['enrolled']} enrolled")
+            if value.get("target") is not None:
+                parts.append(f"target {value['target']}")
+            if value.get("completed") is not None:
+                parts.append(f"{value['completed']} completed")
+            return ", ".join(parts) or "reported"
+        return ", ".join(f"{str(k).replace('_', ' ')} {value_text(v)}" for k, v in value.items() if v is not None) or "—"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(value_text(v) for v in value) or "—"
+    return str(value)
+
+
+def fmt_interval(seconds: int) -> str:
+    """An interval as the config writes it: ``6h``, ``30m``, ``1d``, ``90s``."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
