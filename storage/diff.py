@@ -1,7 +1,8 @@
 """The diff engine: stored items + a fresh parse → typed events and field history. Pure.
 
-Which fields matter, and which event a change becomes, is data (:data:`SPECS`), so adding a registry
-field is one line here, not new code. Whole documents are never compared: registry housekeeping and
+Which fields matter, and which event a change becomes, is data (:data:`SPECS`; for trials derived from
+the one trial record, :data:`scrapers.trial_record.TRIAL_FIELDS`), so adding a registry field is one
+declaration there, not new code here. Whole documents are never compared: registry housekeeping and
 page noise never reach the fields, and only the fields below are ever diffed.
 
 Rules the contract fixes, all enforced here:
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from scrapers.records import Item, ParseResult
+from scrapers.trial_record import TRIAL_FIELDS
 
 Fields = dict[str, Any]
 Meta = dict[str, Any]
@@ -101,20 +103,24 @@ def _date_detail(name: str) -> Callable[[Fields], dict[str, Any]]:
     return lambda f: {"date_type": f.get(f"{name}_type")}
 
 
+#: per-field extras of the trial record's events (which fields exist, and how they compare, is declared
+#: once in scrapers/trial_record.py)
+_TRIAL_DETAIL: dict[str, Callable[[Fields], dict[str, Any]]] = {
+    "status": _status_detail,
+    "start_date": _date_detail("start_date"),
+    "primary_completion_date": _date_detail("primary_completion_date"),
+    "completion_date": _date_detail("completion_date"),
+    "results_posted": lambda f: {"results_first_posted": f.get("results_first_posted")},
+}
+_TRIAL_CHANGE_DETAIL: dict[str, Callable[[Any, Any], dict[str, Any]]] = {"country_status": _country_changes}
+_NEWS_WHEN: dict[str, Callable[[Any, Any], bool]] = {"changed": _always, "turned_true": _turned_true}
+
 TRIAL = ItemKindSpec(
-    fields=(
-        FieldSpec("status", "status_changed", detail=_status_detail),
-        FieldSpec("enrollment", "enrollment_changed"),
-        FieldSpec("start_date", "dates_changed", detail=_date_detail("start_date")),
-        FieldSpec("primary_completion_date", "dates_changed", detail=_date_detail("primary_completion_date")),
-        FieldSpec("completion_date", "dates_changed", detail=_date_detail("completion_date")),
-        FieldSpec("results_posted", "results_posted", event_field="results", when=_turned_true,
-                  detail=lambda f: {"results_first_posted": f.get("results_first_posted")}),
-        FieldSpec("title"),
-        FieldSpec("countries"),
-        FieldSpec("country_status", "country_status_changed", change_detail=_country_changes, fold_into="status"),
-        FieldSpec("aliases"),
-        FieldSpec("why_stopped"),
+    fields=tuple(
+        FieldSpec(f.name, f.event, event_field=f.event_field, when=_NEWS_WHEN[f.news_when],
+                  detail=_TRIAL_DETAIL.get(f.name), change_detail=_TRIAL_CHANGE_DETAIL.get(f.name),
+                  fold_into=f.fold_into)
+        for f in TRIAL_FIELDS if f.tracked
     ),
     new_item_event="new_trial",
     subject=lambda i: i.fields.get("id") or i.key,

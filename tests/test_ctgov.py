@@ -18,6 +18,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request
 from werkzeug import Response as WsgiResponse
 
+from scrapers.trial_record import TRIAL_FIELDS
 from scrapers.records import FetchState, ParseError, UnsupportedWatch, WatchSpec
 from scrapers.kinds import source_for
 from scrapers.ctgov.record import FIELDS_PARAM, normalise_study, parse
@@ -29,12 +30,8 @@ FIXTURES = Path(__file__).parent / "fixtures" / "ctgov"
 SAMPLE_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "samples" / "ctgov"
 SAMPLE_FILES = sorted(p.name for p in SAMPLE_DIR.glob("*.json")) if SAMPLE_DIR.is_dir() else []
 
-FIELD_ORDER = [
-    "registry", "id", "title", "acronym", "status", "last_known_status", "why_stopped",
-    "enrollment", "start_date", "start_date_type", "primary_completion_date",
-    "primary_completion_date_type", "completion_date", "completion_date_type", "last_update",
-    "results_posted", "results_first_posted", "countries", "aliases", "url",
-]
+#: one trial record for every registry (scrapers/trial_record.py), in declaration order
+FIELD_ORDER = [f.name for f in TRIAL_FIELDS]
 
 # What each real sample must yield: meta, the NCT ids in order, and field values per trial.
 # Values are read off the sample files by hand (see ../shared/samples/SOURCES.md).
@@ -590,3 +587,11 @@ def test_counts_json_can_hold_but_a_head_count_cannot_are_null(count: str) -> No
 def test_json_nested_too_deeply_is_a_parse_error() -> None:
     with pytest.raises(ParseError, match="nested too deeply"):
         parse(b"[" * 100_000 + b"]" * 100_000)
+
+
+def test_sponsor_and_phase_join_the_one_trial_record(samples_dir: Path) -> None:
+    """CT.gov now fills the fields CTIS always had (read off the sample by hand)."""
+    body = (samples_dir / "ctgov" / "ctgov_v2_study_NCT02552212_completed_with_results_eudract_secondary_id.json")
+    item = parse(body.read_bytes()).items[0]
+    assert (item.fields["sponsor"], item.fields["phase"]) == ("UCB BIOSCIENCES GmbH", "PHASE3")
+    assert "LeadSponsorName" in FIELDS_PARAM and "Phase" in FIELDS_PARAM

@@ -15,7 +15,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PRODUCT = ("bot", "scrapers", "storage", "seeds")
 #: what storage may take from scrapers: the neutral records and pure text tools, never a source
-STORAGE_MAY_IMPORT = ("scrapers.records", "scrapers.trial_ids", "scrapers.text", "scrapers.signals")
+STORAGE_MAY_IMPORT = ("scrapers.records", "scrapers.trial_record", "scrapers.trial_ids", "scrapers.text",
+                      "scrapers.signals")
 
 
 def module_name(path: Path) -> str:

@@ -18,6 +18,7 @@ from scrapers.json_body import loads_json
 from scrapers.records import Item, ParseError, ParseResult
 from scrapers.text import clean_text
 from scrapers.trial_ids import EU_CT_RE, EUDRACT_RE, ISRCTN_RE
+from scrapers.trial_record import trial_record
 
 SITE = "https://clinicaltrials.gov"
 
@@ -32,6 +33,8 @@ FIELDS: tuple[str, ...] = (
     "EnrollmentType",
     "LocationCountry",
     "HasResults",
+    "LeadSponsorName",
+    "Phase",
 )
 FIELDS_PARAM = "|".join(FIELDS)
 
@@ -116,29 +119,46 @@ def normalise_study(doc: dict[str, Any]) -> Item:
     last_update, _ = _date_struct(status, "lastUpdatePostDateStruct")
     results_first, _ = _date_struct(status, "resultsFirstPostDateStruct")
 
-    fields: dict[str, Any] = {
-        "registry": "ctgov",
-        "id": nct,
-        "title": _text(ident.get("briefTitle")),
-        "acronym": _text(ident.get("acronym")),
-        "status": _text(status.get("overallStatus")),
-        "last_known_status": _text(status.get("lastKnownStatus")),
-        "why_stopped": _text(status.get("whyStopped")),
-        "enrollment": _enrollment(design),
-        "start_date": start,
-        "start_date_type": start_type,
-        "primary_completion_date": primary,
-        "primary_completion_date_type": primary_type,
-        "completion_date": completion,
-        "completion_date_type": completion_type,
-        "last_update": last_update,
-        "results_posted": doc.get("hasResults") is True,
-        "results_first_posted": results_first,
-        "countries": _countries(contacts),
-        "aliases": _aliases(ident),
-        "url": f"{SITE}/study/{nct}",
-    }
+    sponsor = _obj(protocol, "sponsorCollaboratorsModule", "protocolSection.sponsorCollaboratorsModule")
+    fields = trial_record(
+        registry="ctgov",
+        id=nct,
+        title=_text(ident.get("briefTitle")),
+        acronym=_text(ident.get("acronym")),
+        sponsor=_lead_sponsor(sponsor),
+        phase=_phases(design),
+        status=_text(status.get("overallStatus")),
+        last_known_status=_text(status.get("lastKnownStatus")),
+        why_stopped=_text(status.get("whyStopped")),
+        enrollment=_enrollment(design),
+        start_date=start,
+        start_date_type=start_type,
+        primary_completion_date=primary,
+        primary_completion_date_type=primary_type,
+        completion_date=completion,
+        completion_date_type=completion_type,
+        last_update=last_update,
+        results_posted=doc.get("hasResults") is True,
+        results_first_posted=results_first,
+        countries=_countries(contacts),
+        aliases=_aliases(ident),
+        url=f"{SITE}/study/{nct}",
+    )
     return Item(key=nct, fields=fields)
+
+
+def _lead_sponsor(module: dict[str, Any]) -> str | None:
+    lead = module.get("leadSponsor")
+    return _text(lead.get("name")) if isinstance(lead, dict) else None
+
+
+def _phases(design: dict[str, Any]) -> str | None:
+    """The registry's phase codes as written (``PHASE2``, ``PHASE1, PHASE2``; ``NA`` for not applicable)."""
+    phases = design.get("phases")
+    if not isinstance(phases, list):
+        return None
+    names = [p for p in map(_text, phases) if p]
+    return ", ".join(names) or None
 
 
 def _obj(parent: dict[str, Any], key: str, path: str) -> dict[str, Any]:

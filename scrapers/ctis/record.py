@@ -19,6 +19,7 @@ from scrapers.json_body import loads_json
 from scrapers.records import Item, ParseError, ParseResult
 from scrapers.text import clean_text
 from scrapers.trial_ids import EU_CT_RE, EUDRACT_RE, ISRCTN_RE, NCT_RE
+from scrapers.trial_record import trial_record
 
 SITE_SEARCH = "https://euclinicaltrials.eu/search-for-clinical-trials/?lang=en"
 
@@ -229,29 +230,29 @@ def _record(
 ) -> Item:
     """The contract's trial record, built in one place so search, retrieve and merged records share
     one key order and one shape."""
-    fields: dict[str, Any] = {
-        "registry": "ctis",
-        "id": ct_number,
-        "title": title,
-        "acronym": acronym,
-        "status": status_label(status_code),
-        "status_code": status_code,
-        "enrollment": None if enrollment is None else {"count": enrollment, "type": "PLANNED"},
-        "start_date": start_date,
-        "primary_completion_date": None,  # CTIS has no primary completion date
-        "completion_date": completion_date,
-        "last_update": last_update,
-        "last_publication_update": last_publication_update,
-        "results_posted": results_posted,
-        "results_first_posted": results_first_posted,
-        "countries": sorted(set(countries) | set(country_status)),
-        "country_status": country_status,
-        "aliases": sorted(set(aliases)),
-        "transitioned_from_eudract": transitioned_from_eudract,
-        "sponsor": sponsor,
-        "phase": phase,
-        "url": human_url(ct_number),
-    }
+    fields = trial_record(
+        registry="ctis",
+        id=ct_number,
+        title=title,
+        acronym=acronym,
+        sponsor=sponsor,
+        phase=phase,
+        status=status_label(status_code),
+        status_code=status_code,
+        enrollment=None if enrollment is None else {"count": enrollment, "type": "PLANNED"},
+        start_date=start_date,
+        primary_completion_date=None,  # CTIS has no primary completion date
+        completion_date=completion_date,
+        last_update=last_update,
+        last_publication_update=last_publication_update,
+        results_posted=results_posted,
+        results_first_posted=results_first_posted,
+        countries=sorted(set(countries) | set(country_status)),
+        country_status=country_status,
+        aliases=sorted(set(aliases)),
+        transitioned_from_eudract=transitioned_from_eudract,
+        url=human_url(ct_number),
+    )
     return Item(key=ct_number, fields=fields)
 
 
