@@ -11,23 +11,31 @@ from typing import Any
 import pytest
 
 from scrapers.signals import find_signals
-from scrapers.signals.enrollment import ENROLLMENT_RULES
+from scrapers.signals.lexicon import word_cue
 from scrapers.signals.sentences import split_sentences
 from scrapers.trial_ids import find_trial_ids
 
 
 def enrollment(evidence: str, enrolled: int | None = None, target: int | None = None,
-               completed: int | None = None, recruitment_complete: bool = False) -> dict[str, Any]:
+               completed: int | None = None, recruitment_complete: bool = False, lang: str = "en",
+               trial_ref: str | None = None) -> dict[str, Any]:
     signal: dict[str, Any] = {"kind": "enrollment", "enrolled": enrolled, "target": target,
                               "completed": completed}
     if recruitment_complete:
         signal["recruitment_complete"] = True
+    signal["lang"] = lang
+    if trial_ref is not None:
+        signal["trial_ref"] = trial_ref
     signal["evidence"] = evidence
     return signal
 
 
-def results(evidence: str) -> dict[str, Any]:
-    return {"kind": "results", "evidence": evidence}
+def results(evidence: str, lang: str = "en", trial_ref: str | None = None) -> dict[str, Any]:
+    signal: dict[str, Any] = {"kind": "results", "lang": lang}
+    if trial_ref is not None:
+        signal["trial_ref"] = trial_ref
+    signal["evidence"] = evidence
+    return signal
 
 
 def trial_id(registry: str, ident: str) -> dict[str, str]:
@@ -69,7 +77,6 @@ ENROLLMENT_SENTENCES: list[tuple[str, dict[str, Any]]] = [
 RESULTS_SENTENCES = [
     "Results were published in Frontiers in Medicine.",
     "Results have been posted on ClinicalTrials.gov.",
-    "Results of the ResetME trial were published in 2027.",
     "The sponsor announced topline results today.",
     "The primary endpoint was not met.",
     "The trial met its primary endpoint.",
@@ -143,6 +150,11 @@ def test_results_sentence(sentence: str) -> None:
     assert find_signals(sentence) == [results(sentence)]
 
 
+def test_results_naming_the_trial_carry_its_name() -> None:
+    sentence = "Results of the ResetME trial were published in 2027."
+    assert find_signals(sentence) == [results(sentence, trial_ref="ResetME")]
+
+
 @pytest.mark.parametrize("sentence", TRAPS)
 def test_trap_yields_nothing(sentence: str) -> None:
     assert find_signals(sentence) == []
@@ -153,7 +165,7 @@ def test_enrollment_results_and_ids_in_contract_order() -> None:
             "Before that, 60 of 66 patients had been enrolled.")
     assert find_signals(text) == [
         enrollment("Before that, 60 of 66 patients had been enrolled.", enrolled=60, target=66),
-        results("NCT01234567 update: topline results were announced today."),
+        results("NCT01234567 update: topline results were announced today.", trial_ref="NCT01234567"),
         trial_id("ctgov", "NCT01234567"),
     ]
 
@@ -174,10 +186,23 @@ def test_empty_text_has_no_signals() -> None:
     assert find_signals("") == []
 
 
-@pytest.mark.parametrize("rule", ENROLLMENT_RULES, ids=[r.name for r in ENROLLMENT_RULES])
-def test_every_documented_rule_example_matches_its_rule(rule: Any) -> None:
-    for example in rule.example.split("; "):
-        assert rule.pattern.search(example), f"{rule.name!r} does not match its own example {example!r}"
+# The rules are cue words now (scrapers/signals/lexicon.py): one documented example per cue kind and
+# language, each read the way its docstring says.
+CUE_EXAMPLES: list[tuple[str, str, str]] = [
+    ("en", "randomised", "enrol"), ("en", "recruitment", "enrol_noun"), ("en", "planned", "target_adj"),
+    ("en", "completed", "complete"), ("en", "responders", "veto"), ("en", "will", "modal"),
+    ("no", "inkludert", "enrol"), ("no", "inkludere", "enrol_plan"), ("no", "fullført", "complete"),
+    ("no", "venteliste", "veto"), ("no", "skal", "modal"), ("no", "plassene", "places"),
+    ("de", "eingeschlossen", "enrol"), ("de", "einzuschließen", "enrol_plan"), ("de", "abgeschlossen", "complete"),
+    ("de", "gescreent", "veto"), ("de", "sollen", "modal"), ("de", "geplanten", "target_adj"),
+    ("nl", "geïncludeerd", "enrol"), ("nl", "includeren", "enrol_plan"), ("nl", "afgerond", "complete"),
+    ("nl", "wachtlijst", "veto"), ("nl", "zullen", "modal"), ("nl", "beoogde", "target_adj"),
+]
+
+
+@pytest.mark.parametrize(("lang", "word", "kind"), CUE_EXAMPLES, ids=[f"{l}-{w}" for l, w, _ in CUE_EXAMPLES])
+def test_every_documented_cue_word_has_its_kind(lang: str, word: str, kind: str) -> None:
+    assert word_cue(word, lang) == kind
 
 
 # --- trial ids ---------------------------------------------------------------------------------

@@ -41,7 +41,8 @@ def _signals(capsys, *args: str) -> tuple[int, object]:
 
 
 def _enrollment(evidence: str, enrolled=None, target=None, completed=None) -> dict:
-    return {"kind": "enrollment", "enrolled": enrolled, "target": target, "completed": completed, "evidence": evidence}
+    return {"kind": "enrollment", "enrolled": enrolled, "target": target, "completed": completed, "lang": "en",
+            "evidence": evidence}
 
 
 def test_signals_on_each_seed_document(seeds_dir: Path, capsys, tmp_path, monkeypatch) -> None:
@@ -75,7 +76,7 @@ def test_signals_from_stdin_and_an_empty_array(capsys, tmp_path, monkeypatch) ->
         "Update: 45/66 patients randomised. Results have been published! See NCT01234567.".encode())))
     assert _signals(capsys, "-") == (0, [
         _enrollment("Update: 45/66 patients randomised.", enrolled=45, target=66),
-        {"kind": "results", "evidence": "Results have been published!"},
+        {"kind": "results", "lang": "en", "evidence": "Results have been published!"},
         {"kind": "trial_id", "registry": "ctgov", "id": "NCT01234567"},
     ])
     empty = tmp_path / "empty.txt"

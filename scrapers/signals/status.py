@@ -1,0 +1,114 @@
+"""Sentences that announce a state rather than a figure: recruitment complete, and results.
+
+Both are regexes over the normalised sentence, one alternation per language, case-insensitive. Every
+gap inside a pattern is bounded ("up to three words") and may not swallow a negation, so "die
+Rekrutierung ist noch nicht abgeschlossen" and "results are not yet published" stay silent. A match
+counts only when the clause before it is not a negation or a condition (:func:`reported`).
+"""
+
+from __future__ import annotations
+
+import re
+
+_I = re.IGNORECASE
+#: one word that is not a negation, a plan or a wait; used to bound the gaps in the patterns below
+_W = (r"(?:(?!(?:not|no|yet|nicht|noch|kein\w*|ikke|ennå|niet|nog|geen|will|skal|soll\w*|werden|zal|zullen"
+      r"|expected|due|erwartet|forventet|ventes|verwacht)\b)[^\W\d][\w.]*\s+)")
+
+RECRUITMENT_COMPLETE: dict[str, re.Pattern[str]] = {
+    "en": re.compile(
+        r"\b(?:enrol{1,2}ment|recruitment|randomi[sz]ation)\s+(?:(?:is|was|has\s+been|had\s+been|has\s+now\s+been"
+        r"|is\s+now|now)\s+)?(?:fully\s+)?(?:complete|completed|closed|finished|concluded)\b"
+        r"|\b(?:completed|finished|closed|concluded)\s+(?:(?:its|their|the|patient|participant)\s+)?"
+        r"(?:enrol{1,2}ment|recruitment|randomi[sz]ation)"
+        r"|\bfully\s+(?:recruited|enrol{1,2}ed)|\b(?:trial|study)\s+is\s+(?:now\s+)?full\b", _I),
+    "no": re.compile(
+        r"\b(?:rekruttering|inklusjon|innrullering)(?:en)?\s+(?:til\s+\w+\s+)?(?:er|ble|har\s+blitt|var)\s+"
+        rf"{_W}{{0,3}}(?:fullført|avsluttet|avslutta|stengt|lukket|ferdig|fullt?)\b"
+        r"|\bfulltegnet\b|\bplass(?:ene|er)?\s+er\s+(?:nå\s+)?(?:fylt|tatt|besatt)", _I),
+    "de": re.compile(
+        r"\b(?:rekrutierung|einschluss|aufnahme|patientenrekrutierung)\s+(?:ist|wurde|war|sind)\s+"
+        rf"{_W}{{0,3}}(?:abgeschlossen|beendet)\b"
+        r"|\bvoll\s+rekrutiert|\bausgebucht\b|\bplätze\s+sind\s+(?:\w+\s+)?(?:vergeben|besetzt|belegt)", _I),
+    "nl": re.compile(
+        r"\b(?:werving|inclusie|rekrutering)\s+(?:is|werd|was)\s+"
+        rf"{_W}{{0,3}}(?:afgerond|afgesloten|gesloten|gestopt|voltooid|beëindigd)\b"
+        r"|\bzit\s+(?:nu\s+)?vol\b|\bplaatsen\s+zijn\s+(?:\w+\s+)?(?:bezet|vergeven|gevuld)", _I),
+}
+
+_DONE_EN = r"(?:published|posted|released|announced|presented|reported|made\s+(?:public|available)|available|out)"
+RESULTS: dict[str, re.Pattern[str]] = {
+    "en": re.compile(
+        r"\bresults\s+(?:(?:of|from|for)\s+(?:the\s+)?[\w/ -]{1,40}?\s+)?(?:were|was|have|has|had|are|is)\s+"
+        rf"(?:(?:now|just|finally|been|today)\s+)*{_DONE_EN}\b"
+        r"|\b(?:published|posted|released|announced|presented)\s+(?:its|their|the)?\s*(?:\w+\s+){0,2}?"
+        r"(?:results|findings|data)\b"
+        r"|\b(?:top-?\s?line|headline)\s+(?:results|data|findings)\b(?!\s+(?:(?:are|is|were)\s+)?(?:not\b|expected"
+        r"|due|anticipated|pending|awaited|planned|scheduled|will|should|could|may|might))"
+        r"|\bprimary\s+(?:end\s*-?\s*point|outcome)\s+(?:was|were|has\s+been|had\s+been)\s+(?:not\s+)?"
+        r"(?:met|achieved|reached|missed)\b"
+        r"|\b(?:met|missed|achieved|reached|(?:did|has|had)\s+not\s+(?:meet|met|achieve|reach)|failed\s+to"
+        r"\s+(?:meet|achieve|reach))\s+(?:its|the|their)\s+primary\s+(?:end\s*-?\s*point|outcome)", _I),
+    "no": re.compile(
+        r"\b(?:hoved|topp)?resultat(?:ene|er)?\b\s+(?:fra\s+[\w-]+(?:\s+[\w-]+)?\s+)?(?:er|ble|har\s+blitt)\s+"
+        rf"{_W}{{0,2}}(?:publisert|lagt\s+(?:fram|frem|ut)|offentliggjort|presentert|kunngjort)\b"
+        r"|\b(?:publisert|presentert|lagt\s+fram|lagt\s+frem|offentliggjort)\s+(?:sine\s+|de\s+)?(?:første\s+)?"
+        r"resultat"
+        r"|\b(?:hoved|topp)resultat(?:ene|er)?\s+(?:viser|tyder)"
+        r"|\b(?:nådde|oppnådde)\s+(?:ikke\s+)?(?:sitt|det)\s+primære\s+endepunkt"
+        r"|\bprimære\s+endepunkt(?:et)?\s+(?:ble|er|var)\s+(?:ikke\s+)?(?:nådd|oppnådd)", _I),
+    "de": re.compile(
+        r"\b(?:erste\s+)?ergebnisse\b\s+(?:(?:der|des|aus|von)\s+[\w-]+(?:\s+[\w-]+)?\s+)?(?:wurden|sind|waren"
+        rf"|wurde|ist)\s+{_W}{{0,5}}(?:veröffentlicht|publiziert|vorgestellt|präsentiert|bekanntgegeben"
+        r"|bekannt\s+gegeben|eingestellt)\b"
+        r"|\b(?:haben|hat)\s+(?:ihre|seine|die)\s+(?:\w+\s+)?ergebnisse\s+(?:\w+\s+){0,4}?(?:veröffentlicht|publiziert"
+        r"|vorgestellt|präsentiert)"
+        r"|\btop-?line-?ergebnisse\b(?!\s+(?:werden|sind\s+noch|sollen))"
+        r"|\b(?:erreichte|verfehlte)\s+(?:nicht\s+)?(?:den|ihren|seinen)\s+primären\s+endpunkt"
+        r"|\bhat\s+(?:den|ihren|seinen)\s+primären\s+endpunkt\s+(?:nicht\s+)?(?:erreicht|verfehlt)"
+        r"|\bprimäre\s+endpunkt\s+wurde\s+(?:nicht\s+)?(?:erreicht|verfehlt)", _I),
+    "nl": re.compile(
+        r"\bresultaten\b\s+(?:van\s+[\w-]+(?:\s+[\w-]+)?\s+)?(?:zijn|werden|waren|is|werd)\s+"
+        rf"{_W}{{0,5}}(?:gepubliceerd|gepresenteerd|bekendgemaakt|bekend\s+gemaakt|vrijgegeven"
+        r"|openbaar\s+gemaakt)\b"
+        r"|\bresultaten\s+staan\s+(?:nu\s+)?(?:online|op)\b"
+        r"|\b(?:hebben|heeft)\s+(?:hun|haar|zijn|de)\s+(?:\w+\s+)?resultaten\s+(?:\w+\s+){0,4}?(?:gepubliceerd"
+        r"|gepresenteerd|bekendgemaakt)"
+        r"|\btop-?line-?resultaten\b(?!\s+(?:worden|zijn\s+nog|zullen))"
+        r"|\bprimaire\s+eindpunt\s+(?:werd|is|was)\s+(?:niet\s+)?(?:gehaald|bereikt|behaald)"
+        r"|\b(?:heeft|hebben)\s+(?:het|haar|zijn)\s+primaire\s+eindpunt\s+(?:niet\s+)?(?:gehaald|bereikt|behaald)"
+        r"|\b(?:haalde|bereikte|miste)\s+(?:het|haar|zijn)\s+primaire\s+eindpunt", _I),
+}
+
+#: a clause that starts like this is a plan, a condition or a denial, not a report
+_NOT_A_REPORT = re.compile(
+    r"\b(?:once|until|till|unless|if|whether|when|whenever|no|not|never|yet\s+to|awaiting|await"
+    r"|hvis|dersom|når|ikke|ingen|aldri|wenn|falls|sobald|ob|nicht|kein\w*|nie|bevor"
+    r"|als|indien|zodra|tenzij|wanneer|niet|geen|nooit)\b", re.I)
+_CLAUSE_START = re.compile(r"[,;:(—–]")
+
+
+def reported(sentence: str, start: int) -> bool:
+    """False when the clause before ``start`` makes the match hypothetical or negated."""
+    before = sentence[max(0, start - 300): start]
+    cut = max(before.rfind(c) for c in ",;:(—–")
+    clause = before[cut + 1:] if cut >= 0 else before
+    return not _NOT_A_REPORT.search(clause)
+
+
+def recruitment_complete(sentence: str, lang: str) -> bool:
+    """The sentence says recruitment is complete, closed or full (in its own language or English)."""
+    for code in dict.fromkeys((lang, "en")):
+        for m in RECRUITMENT_COMPLETE[code].finditer(sentence):
+            if reported(sentence, m.start()):
+                return True
+    return False
+
+
+def announces_results(sentence: str, lang: str) -> bool:
+    """The sentence announces results: published/posted/presented, topline, primary endpoint met or not."""
+    for code in dict.fromkeys((lang, "en")):
+        for m in RESULTS[code].finditer(sentence):
+            if reported(sentence, m.start()):
+                return True
+    return False
