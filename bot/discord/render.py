@@ -1,4 +1,4 @@
-"""Events → Discord embeds, webhook payloads and console lines. Pure: no HTTP, no database.
+"""Events → Discord embeds and webhook payloads. Pure: no HTTP, no database.
 
 Events are the contract's plain dicts (``{"id", "kind", "watch", "source", "subject", "trial",
 "title", "url", "field", "old", "new", "at", "detail"}``). Each event becomes one embed laid out
