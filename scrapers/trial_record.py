@@ -24,7 +24,7 @@ class TrialField:
     """One field of the trial record."""
 
     name: str
-    #: how the field is named to a person ("Primary completion")
+    #: how the field is named to a person ("Primary completion date")
     label: str
     #: compared by the diff (a change is kept in field history); False for identity, housekeeping and links
     tracked: bool = True
@@ -42,7 +42,7 @@ class TrialField:
 
 TRIAL_FIELDS: tuple[TrialField, ...] = (
     TrialField("registry", "Registry", tracked=False),
-    TrialField("id", "Registry id", tracked=False),
+    TrialField("id", "Id", tracked=False),
     TrialField("title", "Title"),
     TrialField("acronym", "Acronym", tracked=False),
     TrialField("sponsor", "Sponsor"),
@@ -52,11 +52,11 @@ TRIAL_FIELDS: tuple[TrialField, ...] = (
     TrialField("last_known_status", "Last known status", tracked=False),
     TrialField("why_stopped", "Why stopped"),
     TrialField("enrollment", "Enrollment", event="enrollment_changed"),
-    TrialField("start_date", "Start", event="dates_changed"),
+    TrialField("start_date", "Start date", event="dates_changed"),
     TrialField("start_date_type", "Start date type", tracked=False),
-    TrialField("primary_completion_date", "Primary completion", event="dates_changed"),
+    TrialField("primary_completion_date", "Primary completion date", event="dates_changed"),
     TrialField("primary_completion_date_type", "Primary completion date type", tracked=False),
-    TrialField("completion_date", "Completion", event="dates_changed"),
+    TrialField("completion_date", "Completion date", event="dates_changed"),
     TrialField("completion_date_type", "Completion date type", tracked=False),
     TrialField("last_update", "Last update", tracked=False),
     TrialField("last_publication_update", "Last publication update", tracked=False),
@@ -65,7 +65,7 @@ TRIAL_FIELDS: tuple[TrialField, ...] = (
     TrialField("results_first_posted", "Results first posted", tracked=False),
     TrialField("countries", "Countries", is_list=True),
     TrialField("country_status", "Country status", event="country_status_changed", fold_into="status"),
-    TrialField("aliases", "Other ids", is_list=True),
+    TrialField("aliases", "Aliases", is_list=True),
     TrialField("transitioned_from_eudract", "Transitioned from EudraCT", tracked=False),
     TrialField("url", "Link", tracked=False),
 )

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.present.values import value_text
+from scrapers.trial_record import label_of
 from bot.discord.limits import DISCORD, DiscordLimits, batch_embeds, truncate
 
 # Colours (Discord brand palette where one exists).
@@ -118,11 +119,6 @@ def status_colour(status: Any) -> int:
     if key in _RECRUITING:
         return GREEN
     return BLUE
-
-
-def _humanise(name: str) -> str:
-    words = str(name).replace("_", " ").strip()
-    return words[:1].upper() + words[1:]
 
 
 def progress_bar(count: int | None, target: int | None, width: int = 10) -> str:
@@ -257,7 +253,7 @@ def _enrollment_reported(event: dict[str, Any], embed: dict[str, Any]) -> None:
 
 def _dates(event: dict[str, Any], embed: dict[str, Any]) -> None:
     detail = _detail(event)
-    name = _humanise(event.get("field") or "date")
+    name = label_of(event.get("field") or "date")
     old, new = escape_markdown(value_text(event.get("old"))), escape_markdown(value_text(event.get("new")))
     embed["description"] = f"{escape_markdown(name)}: **{old}** → **{new}**"
     date_type = detail.get("date_type") or detail.get("type")
@@ -358,14 +354,14 @@ def _generic(event: dict[str, Any], embed: dict[str, Any]) -> None:
     """Any kind this module has no layout for: the change, then the short detail values."""
     embed["color"] = GREY if event.get("kind") not in _HEADLINES else BLUE
     if event.get("field") or event.get("old") is not None or event.get("new") is not None:
-        field = _humanise(event.get("field") or "value")
+        field = label_of(event.get("field") or "value")
         old, new = escape_markdown(value_text(event.get("old"))), escape_markdown(value_text(event.get("new")))
         embed["description"] = f"{escape_markdown(field)}: **{old}** → **{new}**"
     for key, value in _detail(event).items():
         if key in _DETAIL_SKIP or value in (None, "", [], {}):
             continue
         if isinstance(value, (str, int, float, bool)) or (isinstance(value, list) and len(value) <= 10):
-            embed["fields"].append(_field(escape_markdown(_humanise(key)), escape_markdown(excerpt(value_text(value), 300))))
+            embed["fields"].append(_field(escape_markdown(label_of(key)), escape_markdown(excerpt(value_text(value), 300))))
         if len(embed["fields"]) >= 10:
             break
     text = _detail(event).get("text")
@@ -405,7 +401,7 @@ def render_event(event: dict[str, Any]) -> dict[str, Any]:
     fitted to the limits; :func:`render_messages` does that.
     """
     kind = str(event.get("kind") or "event")
-    headline = _HEADLINES.get(kind) or _humanise(kind)
+    headline = _HEADLINES.get(kind) or label_of(kind)
     embed: dict[str, Any] = {"title": escape_markdown(event.get("title") or event.get("subject") or headline), "fields": []}
     embed["author"] = {"name": _plain(f"{headline} · {event['watch']}" if event.get("watch") else headline)}
     _LAYOUTS.get(kind, _generic)(event, embed)
