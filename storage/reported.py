@@ -125,9 +125,31 @@ def merge_signals(signals: Iterable[Mapping[str, Any]]) -> Figures | None:
     if evidence is None:
         evidence = next((s["evidence"] for s in found if s.get("recruitment_complete")), found[0]["evidence"])
     merged["evidence"] = evidence
+    merged["lang"] = next((s.get("lang") for s in found if s["evidence"] == evidence), None) or "en"
     if not merged["recruitment_complete"] and all(merged[f] is None for f in FIGURES):
         return None
     return merged
+
+
+def about_this_trial(signal: Mapping[str, Any], names: Iterable[str], ids: Iterable[str]) -> bool:
+    """Whether a signal may be read for a trial known by ``names`` (key, acronym, title) and registry ``ids``.
+
+    A sentence that names no trial (no ``trial_ref``) may; one that names this trial (its id, or a name
+    that is its acronym or key, or appears in its title) may; one that names another trial may not: a
+    thread about ResetME quoting "the RituxME trial randomised 151" gives no figure for ResetME.
+    """
+    ref = signal.get("trial_ref")
+    if not isinstance(ref, str) or not ref:
+        return True
+    folded = ref.casefold()
+    if folded in {i.casefold() for i in ids}:
+        return True
+    for name in names:
+        name = (name or "").casefold()
+        if name and (folded == name or f" {folded} " in f" {name} ".replace(":", " ").replace("(", " ")
+                     .replace(")", " ")):
+            return True
+    return False
 
 
 def is_news(reported: Mapping[str, Any], known: Mapping[str, Any] | None) -> bool:
@@ -194,11 +216,13 @@ def enrollment_reports(
     label_trial: str | None,
     known: Callable[[str], Figures | None],
     trial_name: Callable[[str], str | None] = lambda key: None,
+    trial_names: Callable[[str], tuple[list[str], list[str]]] = lambda key: ([key], []),
 ) -> list[Report]:
     """The ``enrollment_reported`` news in new text items, with each trial's figures afterwards.
 
     Pure apart from the lookups passed in (``key_for_id``: registry id → canonical trial key;
-    ``known``: trial key → last known figures). Items are read in order and a report updates the
+    ``known``: trial key → last known figures; ``trial_names``: trial key → (its names, its registry ids),
+    so a sentence naming another trial is not read for this one). Items are read in order and a report updates the
     figures the next item is compared with, so a batch never announces the same figures twice.
     """
     reports: list[Report] = []
@@ -208,8 +232,7 @@ def enrollment_reports(
         if not text:
             continue
         signals = find_signals(text)
-        reported = merge_signals(signals)
-        if reported is None:
+        if not any(s.get("kind") == "enrollment" for s in signals):
             continue
         ids = [s["id"] for s in signals if s.get("kind") == "trial_id"]
         if ids:
@@ -221,6 +244,10 @@ def enrollment_reports(
             trial, tied_by = label_trial, "label"
         else:
             continue
+        names, trial_ids = trial_names(trial)
+        reported = merge_signals(s for s in signals if about_this_trial(s, names, trial_ids))
+        if reported is None:
+            continue
         before = state[trial] if trial in state else known(trial)
         if tied_by == "label" and not fits_trial(reported, before):
             continue
@@ -228,8 +255,8 @@ def enrollment_reports(
             continue
         new = {name: reported[name] for name in FIGURES}
         old = {name: before.get(name) for name in FIGURES} if before else None
-        detail: dict[str, Any] = {"evidence": reported["evidence"], "source_url": item.fields.get("url"),
-                                  "tied_by": tied_by}
+        detail: dict[str, Any] = {"evidence": reported["evidence"], "lang": reported["lang"],
+                                  "source_url": item.fields.get("url"), "tied_by": tied_by}
         if old:
             detail["previous"] = old  # the contract's `old` is null for a report; what was known before goes here
         if new["target"] is None and before and before.get("target") is not None:
@@ -272,7 +299,8 @@ def note_reported_enrollment(repo: Any, declared: Sequence[DeclaredTrial], watch
         fresh, item_kind=item_kind, watch=watch.id, source=watch.kind, now=now,
         key_for_id=repo.identity.key_for,
         label_trial=trial_for_labels(watch.labels, declared, repo.reports.pinned_trials(trial_kinds())),
-        known=lambda key: repo.reports.last_known(key, declared), trial_name=repo.reports.trial_names(declared))
+        known=lambda key: repo.reports.last_known(key, declared), trial_name=repo.reports.trial_names(declared),
+        trial_names=lambda key: (repo.reports.names_of(key, declared), repo.identity.ids_of(key)))
     for report in reports:
         ev = report.event
         diff.events.append(ev)

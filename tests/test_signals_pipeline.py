@@ -96,11 +96,11 @@ def test_signals_on_a_missing_file_is_a_usage_error(capsys, tmp_path, monkeypatc
 def test_merge_takes_the_largest_figures_and_the_sentence_of_the_enrolled_one() -> None:
     signals = find_signals("The trial has a target of 66 participants. " + CONFERENCE + " " + NEWER)
     assert merge_signals(signals) == {"enrolled": 45, "target": 66, "completed": 17, "recruitment_complete": False,
-                                      "evidence": NEWER}
+                                      "evidence": NEWER, "lang": "en"}
     assert merge_signals(find_signals("No figures here, only NCT01234567.")) is None
     assert merge_signals(find_signals("Recruitment is complete.")) == {
         "enrolled": None, "target": None, "completed": None, "recruitment_complete": True,
-        "evidence": "Recruitment is complete."}
+        "evidence": "Recruitment is complete.", "lang": "en"}
 
 
 @pytest.mark.parametrize("reported, known, news", [
@@ -259,7 +259,7 @@ def test_feed_entry_with_newer_figures_for_a_labelled_watch(server, tmp_path, ca
         "kind": "enrollment_reported", "watch": "forum-news", "source": "feed", "subject": "102",
         "trial": "resetme", "title": "ResetME", "url": f"{FORUM}/threads/thread.102/", "field": "enrollment",
         "old": None, "new": {"enrolled": 45, "target": 66, "completed": None},
-        "detail": {"evidence": NEWER, "source_url": f"{FORUM}/threads/thread.102/", "tied_by": "label",
+        "detail": {"evidence": NEWER, "lang": "en", "source_url": f"{FORUM}/threads/thread.102/", "tied_by": "label",
                    "previous": {"enrolled": 38, "target": 66, "completed": 17}, "trial_ids": ["resetme"]}}
 
     # The seed's own figures again (a new entry quoting the conference): a new entry, no enrollment news.
@@ -327,7 +327,7 @@ def test_abstract_tied_to_a_registry_trial_by_its_id(server, tmp_path, capsys) -
     reported = events[2]
     assert (reported["trial"], reported["title"], reported["old"], reported["new"]) == (
         "NCT09990001", "RESETME", None, {"enrolled": 50, "target": 66, "completed": None})
-    assert reported["detail"] == {"evidence": "We have now enrolled 50 of the planned 66 participants.",
+    assert reported["detail"] == {"evidence": "We have now enrolled 50 of the planned 66 participants.", "lang": "en",
                                   "source_url": "https://europepmc.org/article/MED/49990002", "tied_by": "trial_id",
                                   "previous": {"enrolled": None, "target": 66, "completed": None},
                                   "trial_ids": ["NCT09990001"]}

@@ -56,6 +56,17 @@ class ReportStore:
         return out
 
 
+    def names_of(self, key: str, declared: Sequence[DeclaredTrial]) -> list[str]:
+        """Every name a trial goes by: its key, and the acronym and title declared or seen in a registry."""
+        names = [key]
+        for trial in declared:
+            if trial.key == key:
+                names += [n for n in (trial.acronym, trial.title) if n]
+        row = self.db.execute("SELECT acronym, title FROM trials WHERE key = ?", [key]).fetchone()
+        if row:
+            names += [n for n in row if n]
+        return names
+
     def trial_names(self, declared: Sequence[DeclaredTrial]) -> Callable[[str], str | None]:
         names = {t.key: t.name for t in declared}
 
