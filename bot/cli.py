@@ -24,7 +24,7 @@ import_lean_libraries()  # the entry point's one call, before anything below imp
 from bot.app import build_notifiers, open_repo, sync_config_watches  # noqa: E402
 from bot.engine.config import Config, ConfigError, load_config, parse_interval, watch_from_table  # noqa: E402
 from bot.engine.logs import setup_logging  # noqa: E402
-from bot.present.values import fmt_interval  # noqa: E402
+from bot.present.values import FIGURES, fmt_interval, value_text  # noqa: E402
 from scrapers.kinds import kind_names  # noqa: E402
 
 log = logging.getLogger("trialwatch.cli")
@@ -65,7 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--since", help="ISO date or time")
     e.add_argument("--json", action="store_true")
 
-    t = sub.add_parser("trials", help="one line per known trial: canonical key, registry ids, title, status, enrollment")
+    t = sub.add_parser("trials", help="one line per known trial (key, registry ids, name, status, enrollment); "
+                                      "`trials merge A B`: two known trials are one")
+    t.add_argument("action", nargs="?", metavar="merge", help="merge A B: a person confirms two trials are one")
+    t.add_argument("ids", nargs="*", metavar="A B", help="any registry id or key of each trial")
     t.add_argument("--json", action="store_true", help="one JSON object per line")
 
     h = sub.add_parser("history", help="the timeline of one trial's fields; optionally a chart")
@@ -243,15 +246,47 @@ def cmd_events(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_trials(args: argparse.Namespace, cfg: Config) -> int:
+    """``trials [--json]``: every known trial; ``trials merge A B``: a person confirms two trials are one."""
     from storage.identity import best_name
 
-    for t in open_repo(cfg).identity.trials():
+    repo = open_repo(cfg)
+    sync_config_watches(repo, cfg)  # declared trials (and the ids given to them) are known trials
+    if args.action == "merge":
+        return _merge_trials(repo, cfg, args.ids)
+    if args.action is not None or args.ids:
+        raise UsageError("say `trialwatch trials` to list, or `trialwatch trials merge A B`")
+    for t in repo.identity.trials():
+        reported = repo.reports.reported_figures(t["key"], cfg.trials)
         if args.json:
-            print(json.dumps(t, ensure_ascii=False))
+            print(json.dumps({**t, "reported": reported}, ensure_ascii=False))
             continue
-        e = t["enrollment"] or {}
-        enrollment = f"{e.get('count')} {e.get('type') or ''}".strip() if e else "enrollment unknown"
-        print(f"{t['key']}\t{' '.join(t['ids'])}\t{best_name(t)}\t{t['status'] or 'status unknown'}\t{enrollment}")
+        parts = []
+        if t["enrollment"]:
+            parts.append(f"registry {value_text(t['enrollment'])}")
+        if reported:
+            parts.append(f"reported {value_text({k: reported.get(k) for k in FIGURES})}")
+        enrollment = "; ".join(parts) or "enrollment unknown"
+        ids = " ".join(t["ids"]) or "(no registry id yet)"
+        print(f"{t['key']}\t{ids}\t{best_name(t)}\t{t['status'] or 'status unknown'}\t{enrollment}")
+    return EXIT_OK
+
+
+def _merge_trials(repo, cfg: Config, ids: list[str]) -> int:
+    if len(ids) != 2:
+        raise UsageError("trials merge needs two trials: trialwatch trials merge A B (any id or key of each)")
+    found = [repo.identity.trial(i) for i in ids]
+    for given, trial in zip(ids, found):
+        if trial is None:
+            raise UsageError(f"no trial known by {given!r} (see: trialwatch trials)")
+    a, b = (t["key"] for t in found)
+    if a == b:
+        print(f"{ids[0]} and {ids[1]} are already one trial ({a})")
+        return EXIT_OK
+    declared = {t.key for t in cfg.trials}
+    # A declared trial keeps its key (its labels and the config name it); otherwise A survives.
+    into, other = (b, a) if b in declared and a not in declared else (a, b)
+    repo.identity.merge(other, into=into)
+    print(f"merged {other} into {into}: one trial, one history ({' '.join(repo.identity.ids_of(into)) or into})")
     return EXIT_OK
 
 
@@ -260,15 +295,17 @@ def cmd_history(args: argparse.Namespace, cfg: Config) -> int:
     from storage.identity import best_name
 
     repo = open_repo(cfg)
-    identity = repo.identity
-    trial = identity.trial(args.trial)
+    sync_config_watches(repo, cfg)
+    trial = repo.identity.trial(args.trial)
     key = trial["key"] if trial else args.trial
     history = repo.field_history(trial=key)
     if not history and trial is None:
         raise UsageError(f"no trial known by {args.trial!r} (see: trialwatch trials)")
-    tl = build_timeline(key, history, repo.events(trial=key))
+    declared = next((t for t in cfg.trials if t.key == key), None)
+    tl = build_timeline(key, history, repo.events(trial=key), declared=declared)
     name = best_name(trial) if trial else key
-    print(f"{name} ({key}{', ' + ', '.join(i for i in trial['ids'] if i != key) if trial else ''})")
+    others = [i for i in trial["ids"] if i != key] if trial else []
+    print(f"{name} ({key}{', ' + ', '.join(others) if others else ''})")
     for line in tl.lines:
         print(f"  {line}")
     if args.chart:

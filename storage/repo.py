@@ -56,8 +56,12 @@ class Repo:
         self.destinations = DestinationStore(db)
 
     def sync_declared_trials(self, declared: Sequence[DeclaredTrial], now: str) -> None:
-        """``[[trial]]`` tables as known trials with their starting figures (see :class:`ReportStore`)."""
+        """``[[trial]]`` tables as known trials with their starting figures (see :class:`ReportStore`), and
+        the registry ids a person gave them linked (a record already seen under one of them joins the trial)."""
         self.reports.sync_declared_trials(declared, now)
+        for trial in declared:
+            for trial_id in trial.ids:
+                self.identity.link(trial_id, trial.key)
 
     # --- watches ---------------------------------------------------------------------------
     def upsert_watch(self, spec: WatchSpec, origin: str = "cli") -> None:

@@ -76,6 +76,8 @@ class DeclaredTrial:
     as_of: str | None = None
     evidence: str | None = None
     source_url: str | None = None
+    #: registry ids a person has confirmed for this trial: records naming them join it (one trial, one history)
+    ids: tuple[str, ...] = ()
 
     def figures(self) -> Figures | None:
         figures = {f: getattr(self, f) for f in FIGURES}

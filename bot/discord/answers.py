@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
-from bot.present.values import fmt_interval, value_text
+from bot.present.values import FIGURES, fmt_interval, value_text
 from bot.discord.limits import DISCORD, fit_embed, truncate
 from bot.discord.render import BLUE, escape_markdown, progress_bar, status_colour
 from bot.engine.watches import describe_watch
@@ -176,17 +176,21 @@ def history_summary(history: list[dict[str, Any]]) -> list[str]:
 
 
 def trial_dossier(trial: dict[str, Any], events: list[dict[str, Any]], history: list[dict[str, Any]],
-                  *, recent: int = 8) -> dict[str, Any]:
-    """The ``/trial`` embed: names and ids, status, enrollment, each registry's record, recent events and
-    the field history in brief."""
+                  *, recent: int = 8, reported: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``/trial`` embed: names and ids, status, enrollment (the registry's, and the figures reported in
+    text or declared in the config), each registry's record, recent events and the field history in brief."""
     name = trial.get("acronym") or trial.get("title") or trial["key"]
     enrollment = trial.get("enrollment") or {}
     fields: list[dict[str, Any]] = [
-        {"name": "Registry ids", "value": escape_markdown(" · ".join(trial.get("ids") or [trial["key"]])), "inline": False},
+        {"name": "Registry ids", "value": escape_markdown(" · ".join(trial.get("ids") or [])) or "none yet",
+         "inline": False},
         {"name": "Status", "value": escape_markdown(str(trial.get("status") or "—")), "inline": True},
     ]
     if enrollment:
         fields.append({"name": "Enrollment", "value": escape_markdown(value_text(enrollment)), "inline": True})
+    if reported:
+        figures = {k: reported.get(k) for k in FIGURES}
+        fields.append({"name": "Reported enrollment", "value": escape_markdown(value_text(figures)), "inline": True})
     for registry, summary in sorted((trial.get("registries") or {}).items()):
         if not isinstance(summary, dict):
             continue

@@ -335,8 +335,10 @@ class TrialCog(_Cog, name="Trial"):
                                       "watch first).", ephemeral=True)
             return
         key = found["key"]
-        embed = trial_dossier(found, repo.events(trial=key), repo.field_history(trial=key))
-        png = trial_chart(repo, key) if self.backend.cfg.discord.charts else None
+        cfg = self.backend.cfg
+        embed = trial_dossier(found, repo.events(trial=key), repo.field_history(trial=key),
+                              reported=repo.reports.reported_figures(key, cfg.trials))
+        png = trial_chart(repo, key, cfg.trials) if cfg.discord.charts else None
         if png is None:
             await answer(interaction, embed=discord.Embed.from_dict(embed))
             return

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 if TYPE_CHECKING:  # pragma: no cover
     from bot.engine.delivery import Planned
     from storage.repo import Repo
+    from storage.reported import DeclaredTrial
 
 log = logging.getLogger("trialwatch.charts")
 
@@ -21,23 +22,24 @@ CHART_KINDS = frozenset({"enrollment_changed", "enrollment_reported"})
 ChartFor = Callable[[str], "bytes | None"]  # trial key → PNG
 
 
-def trial_chart(repo: "Repo", key: str) -> bytes | None:
-    """The enrollment chart of one trial, or None when there is nothing to draw."""
+def trial_chart(repo: "Repo", key: str, declared: Sequence["DeclaredTrial"] = ()) -> bytes | None:
+    """The enrollment chart of one trial (its declared figures included), or None when there is nothing to draw."""
     from bot.present.charts import render_enrollment_chart
     from bot.present.timeline import build_timeline
     from storage.identity import best_name
 
-    tl = build_timeline(key, repo.field_history(trial=key), repo.events(trial=key))
+    tl = build_timeline(key, repo.field_history(trial=key), repo.events(trial=key),
+                        declared=next((t for t in declared if t.key == key), None))
     if not (tl.enrollment or tl.reported or tl.target):
         return None
     trial = repo.identity.trial(key)
     return render_enrollment_chart(tl, title=f"Enrollment: {best_name(trial) if trial else key}")
 
 
-def repo_charts(repo: "Repo") -> ChartFor:
+def repo_charts(repo: "Repo", declared: Sequence["DeclaredTrial"] = ()) -> ChartFor:
     def chart_for(key: str) -> bytes | None:
         try:
-            return trial_chart(repo, key)
+            return trial_chart(repo, key, declared)
         except Exception:  # a chart is a nicety: never let it stop a delivery
             log.exception("could not draw the enrollment chart of %s", key)
             return None

@@ -266,7 +266,7 @@ def discord_notifier(cfg: Config, name: str, *, repo: "Repo | None" = None,
 
         repo = Repo(connect(cfg.db_path))
     labels_for = repo_labels(repo) if repo is not None else None
-    chart_for = repo_charts(repo) if repo is not None and d.charts else None
+    chart_for = repo_charts(repo, cfg.trials) if repo is not None and d.charts else None
     if name == "discord_webhook" and d.webhook_url:
         try:
             return WebhookNotifier(d.webhook_url, api_base=d.api_base, name=name, role_pings=d.role_pings,

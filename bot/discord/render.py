@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
-from bot.present.values import value_text
+from bot.present.values import language_note, value_text
 from scrapers.trial_record import label_of
 from bot.discord.limits import DISCORD, DiscordLimits, batch_embeds, truncate
 
@@ -238,6 +238,8 @@ def _enrollment_reported(event: dict[str, Any], embed: dict[str, Any]) -> None:
     evidence = detail.get("evidence")
     if evidence:
         lines.append("\n".join("> " + escape_markdown(line) for line in excerpt(evidence, 400).splitlines()))
+        if language_note(detail.get("lang")):
+            lines.append(f"Said{language_note(detail.get('lang'))}")
     embed["description"] = "\n".join(lines)
     if new.get("completed") is not None:
         embed["fields"].append(_field("Completed", str(new["completed"])))
@@ -347,7 +349,7 @@ def _source_state(event: dict[str, Any], embed: dict[str, Any]) -> None:
             embed["fields"].append(_field("Last error", escape_markdown(str(error)), inline=False))
 
 
-_DETAIL_SKIP = {"trial_ids", "target", "text", "error", "evidence"}
+_DETAIL_SKIP = {"trial_ids", "target", "text", "error", "evidence", "lang"}
 
 
 def _generic(event: dict[str, Any], embed: dict[str, Any]) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from scrapers.kinds import kind_names
 from scrapers.records import WatchSpec
+from scrapers.trial_ids import scheme_of
 from scrapers.http.fetcher import HttpSettings
 from storage.reported import DeclaredTrial
 
@@ -299,7 +300,8 @@ def config_from_dict(raw: dict[str, Any], *, source: str = "<dict>", env: dict[s
     return cfg
 
 
-TRIAL_KEYS = {"key", "labels", "title", "acronym", "enrolled", "target", "completed", "as_of", "evidence", "source_url"}
+TRIAL_KEYS = {"key", "labels", "title", "acronym", "enrolled", "target", "completed", "as_of", "evidence", "source_url",
+              "ids"}
 _TRIAL_KEY = re.compile(r"^[a-z][a-z0-9._-]{0,63}$")
 
 
@@ -315,8 +317,8 @@ def trials_from_tables(tables: list[Any], source: str) -> list[DeclaredTrial]:
         _no_unknown(table, TRIAL_KEYS, where)
         key = table.get("key")
         if not isinstance(key, str) or not _TRIAL_KEY.match(key):
-            raise ConfigError(f"{where}.key: a lowercase name like \"resetme\", got {key!r} (registry ids are not "
-                              "declared here: trialwatch links them from the registries' own records)")
+            raise ConfigError(f"{where}.key: a lowercase name like \"resetme\", got {key!r} (registry ids go in "
+                              "ids = [\"NCT…\", \"2025-…\"])")
         where = f"{where} (key {key!r})"
         if any(t.key == key for t in out):
             raise ConfigError(f"{where}.key: duplicate trial key {key!r}")
@@ -334,11 +336,16 @@ def trials_from_tables(tables: list[Any], source: str) -> list[DeclaredTrial]:
                 raise ConfigError(f"{where}.{name}: must not be negative, got {value}")
             figures[name] = value
         as_of = _take(table, "as_of", (str, int), where, None)
+        ids = _take(table, "ids", list, where, [])
+        for ident in ids:
+            if not isinstance(ident, str) or scheme_of(ident.strip()) is None:
+                raise ConfigError(f"{where}.ids: {ident!r} is not a registry id (NCT01234567, an EU CT number "
+                                  "2025-512345-12-00, a EudraCT number 2022-000281-18 or ISRCTN12345678)")
         out.append(DeclaredTrial(
             key=key, labels=tuple(labels), title=_take(table, "title", str, where, None),
             acronym=_take(table, "acronym", str, where, None), **figures,
             as_of=str(as_of) if as_of is not None else None, evidence=_take(table, "evidence", str, where, None),
-            source_url=_take(table, "source_url", str, where, None)))
+            source_url=_take(table, "source_url", str, where, None), ids=tuple(i.strip() for i in ids)))
     return out
 
 

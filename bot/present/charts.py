@@ -32,8 +32,8 @@ def render_enrollment_chart(tl: Timeline, *, title: str | None = None) -> bytes:
         times = [p.at for p in tl.enrollment + tl.reported] + [s.start for s in tl.statuses]
         if times:
             start, end = min(times), max(times)
-            if end - start < timedelta(days=1):
-                end = start + timedelta(days=1)
+            if end - start < timedelta(days=60):
+                end = start + timedelta(days=60)  # one figure (a declared trial's) still reads as a point in time
             pad = (end - start) * 0.05
             ax.set_xlim(start - pad, end + pad)
             for i, span in enumerate(tl.statuses):
@@ -46,9 +46,14 @@ def render_enrollment_chart(tl: Timeline, *, title: str | None = None) -> bytes:
                     color=REGISTRY_COLOUR, linewidth=2, label="registry", zorder=3)
             ax.scatter([p.at for p in tl.enrollment], [p.value for p in tl.enrollment], color=REGISTRY_COLOUR,
                        marker="o", s=30, zorder=4)
-        if tl.reported:
-            ax.scatter([p.at for p in tl.reported], [p.value for p in tl.reported], color=REPORTED_COLOUR,
+        reported = [p for p in tl.reported if p.kind != "declared"]
+        declared = [p for p in tl.reported if p.kind == "declared"]
+        if reported:
+            ax.scatter([p.at for p in reported], [p.value for p in reported], color=REPORTED_COLOUR,
                        marker="^", s=70, label="reported (talks, posts, papers)", zorder=5)
+        if declared:
+            ax.scatter([p.at for p in declared], [p.value for p in declared], color=REPORTED_COLOUR,
+                       marker="D", s=60, label="known when watching began (config)", zorder=5)
         if tl.target:
             ax.axhline(tl.target, color=TARGET_COLOUR, linestyle="--", linewidth=2, label=f"target {tl.target}",
                        zorder=2)
@@ -56,6 +61,8 @@ def render_enrollment_chart(tl: Timeline, *, title: str | None = None) -> bytes:
         ax.set_ylim(0, max(values + [1]) * 1.15)
         ax.set_ylabel("participants")
         ax.set_title(title or f"Enrollment: {tl.key}")
+        locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
+        ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
         fig.autofmt_xdate()
         if tl.enrollment or tl.reported or tl.target:

@@ -7,7 +7,7 @@ import sys
 from typing import Any, Sequence, TextIO
 
 from bot.engine.delivery import Planned
-from bot.present.values import value_text
+from bot.present.values import language_note, value_text
 
 
 def format_event(ev: dict[str, Any]) -> str:
@@ -20,6 +20,7 @@ def format_event(ev: dict[str, Any]) -> str:
         what = f"reported enrollment: {value_text(ev.get('new'))}"
         if detail.get("previous"):
             what += f" (known before: {value_text(detail['previous'])})"
+        what += language_note(detail.get("lang"))
     elif kind == "results_posted":
         first = detail.get("results_first_posted")
         what = "RESULTS POSTED" + (f" (first posted {first})" if first else "")

@@ -8,10 +8,11 @@ figures come from ``enrollment_reported`` events (conference talks, forum posts,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from bot.present.values import value_text
+from storage.reported import DeclaredTrial
 
 
 @dataclass
@@ -46,10 +47,41 @@ def parse_time(value: str) -> datetime:
 _FIRST_SEEN_FIELDS = ("status", "enrollment", "start_date", "primary_completion_date", "completion_date")
 
 
-def build_timeline(key: str, history: Iterable[dict[str, Any]], events: Iterable[dict[str, Any]]) -> Timeline:
-    """Combine field-history rows and events of one trial into a timeline, oldest first."""
+def as_of_time(value: str | None) -> datetime | None:
+    """A declared trial's ``as_of`` ("2026", "2026-06", "2026-06-14") as the start of that period, UTC."""
+    text = (value or "").strip()
+    for fmt, size in (("%Y-%m-%d", 10), ("%Y-%m", 7), ("%Y", 4)):
+        if len(text) < size:
+            continue
+        try:
+            return datetime.strptime(text[:size], fmt).replace(tzinfo=timezone.utc)
+        except ValueError:
+            continue
+    return None
+
+
+def build_timeline(key: str, history: Iterable[dict[str, Any]], events: Iterable[dict[str, Any]],
+                   declared: DeclaredTrial | None = None) -> Timeline:
+    """Combine field-history rows and events of one trial into a timeline, oldest first.
+
+    ``declared``: the trial's ``[[trial]]`` in the config, whose figures (the ones public when watching
+    began, e.g. ResetME's 38 of 66 from the 2026 conference) open the timeline at its ``as_of`` date.
+    """
     tl = Timeline(key)
     entries: list[tuple[str, str]] = []
+    history = list(history)
+    if declared is not None and declared.figures():
+        figures = declared.figures() or {}
+        config_rows = [r for r in history if r["field"] == "reported_enrollment" and r.get("watch_id") == "config"]
+        at = as_of_time(declared.as_of) or (parse_time(config_rows[0]["observed_at"]) if config_rows else None)
+        if at is not None:
+            if isinstance(figures.get("enrolled"), int):
+                tl.reported.append(Point(at, figures["enrolled"], "declared", declared.evidence or "config"))
+            if isinstance(figures.get("target"), int):
+                tl.target = figures["target"]
+            said = f" — {declared.evidence}" if declared.evidence else ""
+            when = f" (as of {declared.as_of})" if declared.as_of else ""
+            entries.append((at.strftime("%Y-%m-%dT%H:%M:%SZ"), f"declared: {value_text(figures)}{when}{said}"))
     for row in history:
         if row["field"] == "reported_enrollment":
             continue  # the figures' own record; shown once, from their enrollment_reported event below

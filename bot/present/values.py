@@ -6,6 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 FIGURES = ("enrolled", "target", "completed")
+#: the languages the text signals read, by the code a signal carries
+LANGUAGE_NAMES = {"en": "English", "no": "Norwegian", "de": "German", "nl": "Dutch"}
+
+
+def language_note(code: Any) -> str:
+    """``" (in Norwegian)"`` for evidence not in English, else ``""``."""
+    if not code or code == "en":
+        return ""
+    return f" (in {LANGUAGE_NAMES.get(str(code), str(code))})"
 
 
 def value_text(value: Any) -> str:

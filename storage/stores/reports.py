@@ -56,6 +56,13 @@ class ReportStore:
         return out
 
 
+    def reported_figures(self, key: str, declared: Sequence[DeclaredTrial] = ()) -> Figures | None:
+        """The trial's figures from text or the config (what ``trials``, ``/trial`` show beside the registry's),
+        or None for a trial known only from registries."""
+        has = any(t.key == key and t.figures() for t in declared) or self.db.execute(
+            "SELECT 1 FROM field_history WHERE trial = ? AND field = ? LIMIT 1", [key, HISTORY_FIELD]).fetchone()
+        return self.last_known(key, declared) if has else None
+
     def names_of(self, key: str, declared: Sequence[DeclaredTrial]) -> list[str]:
         """Every name a trial goes by: its key, and the acronym and title declared or seen in a registry."""
         names = [key]

@@ -56,6 +56,34 @@ class TrialStore:
             self._summarise(key, fields, now)
         return key
 
+    def link(self, trial_id: str, key: str) -> str | None:
+        """Make ``trial_id`` name trial ``key`` (a person's word: ``[[trial]] ids``). When the id already names
+        another trial, that trial is merged into ``key``; returns the merged key, if any."""
+        current = self.key_for(trial_id)
+        if current == key:
+            return None
+        with self.db.atomic():
+            if current is not None:
+                self.merge(current, into=key)
+            else:
+                self.db.execute("INSERT OR IGNORE INTO trial_ids (id, trial_key, scheme) VALUES (?, ?, ?)",
+                                [trial_id, key, scheme_of(trial_id)])
+        return current
+
+    def merge(self, other: str, *, into: str) -> None:
+        """Two known trials are one (``trialwatch trials merge``, or ids given to a declared trial): ``other``'s
+        ids, events and history move to ``into``, whose name and status are filled from ``other`` where missing."""
+        if other == into:
+            return
+        with self.db.atomic():
+            row = self.db.execute("SELECT title, acronym, status, enrollment FROM trials WHERE key = ?",
+                                  [other]).fetchone()
+            self._merge(other, into=into)
+            if row:
+                self.db.execute("UPDATE trials SET title = coalesce(title, ?), acronym = coalesce(acronym, ?), "
+                                "status = coalesce(status, ?), enrollment = coalesce(enrollment, ?), updated_at = ? "
+                                "WHERE key = ?", [*row, utcnow(), into])
+
     def _created(self, key: str) -> tuple[str, str]:
         row = self.db.execute("SELECT created_at FROM trials WHERE key = ?", [key]).fetchone()
         return (row[0] if row else "", key)
