@@ -34,6 +34,8 @@ PIECES = {
     "EnrollmentCount": ("protocolSection", "designModule", "enrollmentInfo", "count"),
     "EnrollmentType": ("protocolSection", "designModule", "enrollmentInfo", "type"),
     "HasResults": ("hasResults",),
+    "LeadSponsorName": ("protocolSection", "sponsorCollaboratorsModule", "leadSponsor", "name"),
+    "Phase": ("protocolSection", "designModule", "phases"),
 }
 
 

@@ -47,6 +47,16 @@ _HARMLESS = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
 # --------------------------------------------------------------------------- parsing (pure)
 
 
+#: the closing tags of the three feed roots, lower-cased (RSS 2.0, Atom 1.0, RSS 1.0)
+_ROOT_ENDS = (b"</rss", b"</feed", b"</rdf:rdf")
+
+
+def _is_whole(body: bytes) -> bool:
+    """Whether the document ends with its root's closing tag (comments and whitespace may follow)."""
+    tail = body[-4096:].lower()
+    return any(end in tail for end in _ROOT_ENDS)
+
+
 def parse(body: bytes, url: str | None = None) -> ParseResult:
     """The bytes of one RSS/Atom document → entry items (see the module docstring for the rules)."""
     where = f" from {url}" if url else ""
@@ -56,6 +66,10 @@ def parse(body: bytes, url: str | None = None) -> ParseResult:
     if head.startswith(_HTML_STARTS):
         raise ParseError(f"the response{where} is an HTML page, not an RSS/Atom feed (is the URL the page "
                          "rather than its feed?)")
+    if any(start in head for start in (b"<rss", b"<feed", b"<rdf:rdf")) and not _is_whole(body):
+        # A feed counts only when it is whole: one cut inside an item would give a phantom entry.
+        raise ParseError(f"the feed{where} is cut off (its root element never closes): an incomplete download "
+                         "is not read; it is retried at the next check")
     headers = {"content-location": url} if url else None
     try:
         doc = feedparser.parse(body, response_headers=headers, sanitize_html=True)

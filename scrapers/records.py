@@ -33,6 +33,9 @@ class Item:
 
     key: str
     fields: dict[str, Any]
+    #: fields this response could not see (a module or key missing from the document): unknown, not empty.
+    #: The diff keeps their stored values; a damaged or partial record never announces "changed to nothing".
+    unknown: frozenset[str] = frozenset()
 
 
 @dataclass

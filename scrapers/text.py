@@ -132,12 +132,33 @@ def repair_text(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+#: C0 control characters and DEL, except tab and line breaks; and C1 controls. Scraped text keeps none of
+#: them (an ESC sends terminal escapes to the console, a NUL makes the Atom feed invalid XML). C1 goes only
+#: after mojibake repair: "â\x80\x9d" is a damaged "”" that the repair needs whole.
+_C0 = {c: None for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]}
+_C1 = {c: None for c in range(0x80, 0xA0)}
+#: a terminal escape sequence (CSI or OSC): dropped whole, not just its ESC
+_TERMINAL_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+
+
+def strip_controls(text: str, *, c1: bool = True) -> str:
+    """``text`` without terminal escapes and control characters (tab and line breaks are kept for the caller).
+    ``c1=False`` keeps C1 characters, for text that mojibake repair has yet to see."""
+    if "\x1b" in text:
+        text = _TERMINAL_ESCAPE.sub("", text)
+    text = text.translate(_C0)
+    return text.translate(_C1) if c1 else text
+
+
 def clean_text(text: str | None) -> str:
-    """Repaired, NFC, collapsed whitespace, trimmed: so a re-encoded or re-indented page is not a change."""
+    """Repaired, NFC, collapsed whitespace, trimmed, without control characters: so a re-encoded or
+    re-indented page is not a change, and nothing scraped can carry a terminal escape or a NUL."""
     if not text:
         return ""
+    text = strip_controls(text, c1=False)
     if not text.isascii():  # ASCII cannot hold mojibake or decomposed accents: skip the slow path
         text = repair_text(text)
+    text = strip_controls(text)
     return _WS.sub(" ", text).strip()
 
 
@@ -145,7 +166,9 @@ def clean_multiline(text: str | None) -> str:
     """Like :func:`clean_text`, but one ``\\n`` is kept between lines (blank-line runs dropped)."""
     if not text:
         return ""
+    text = strip_controls(text, c1=False)
     if not text.isascii():
         text = repair_text(text)
+    text = strip_controls(text)
     lines = (_WS.sub(" ", line).strip() for line in text.splitlines())
     return "\n".join(line for line in lines if line)

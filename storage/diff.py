@@ -236,6 +236,22 @@ def make_event(*, kind: str, id: str, watch: str, source: str, subject: str | No
             "detail": detail or {}}
 
 
+def keep_unknown(spec: ItemKindSpec, item: Item, old: Fields) -> Item:
+    """The item with what this response could not see taken from the stored copy.
+
+    Absent is not empty: a field the parser marked unknown (a module missing from a damaged or partial
+    record), and an announced field that arrives as None, keep their stored values, so nothing is announced
+    as "changed to nothing" and the restored record is no change either. Only a value the registry really
+    cleared (present and empty, where its format allows it) is a change.
+    """
+    keep = {name for name in item.unknown if name in old}
+    keep |= {fs.name for fs in spec.fields
+             if fs.event is not None and item.fields.get(fs.name) is None and old.get(fs.name) is not None}
+    if not keep:
+        return item
+    return Item(item.key, {**item.fields, **{name: old[name] for name in keep}}, item.unknown)
+
+
 def diff_items(
     spec: ItemKindSpec,
     stored: dict[str, Fields],
@@ -256,8 +272,10 @@ def diff_items(
     out = DiffResult()
     for item in result.items:
         out.seen.append(item.key)
-        trial = trial_of(item)
         old = stored.get(item.key)
+        if old is not None:
+            item = keep_unknown(spec, item, old)
+        trial = trial_of(item)
         ident = spec.identity(item)
         subject = spec.subject(item)
         title = spec.title(item.fields, result.meta)

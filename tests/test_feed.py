@@ -87,7 +87,9 @@ def test_entries_without_id_or_link_are_skipped_and_long_summaries_cut() -> None
     (b"", "empty"),
     (b'{"items": []}', "not an RSS or Atom feed"),
     (b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title><item><title>a</ti',
-     "not well-formed and has no readable entries"),
+     "is cut off (its root element never closes)"),
+    (b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title><item><title>a&bogus;</title></item>'
+     b'</channel></rss>', "not well-formed and has no readable entries"),
 ])
 def test_non_feeds_are_parse_errors(body: bytes, message: str) -> None:
     with pytest.raises(ParseError) as info:

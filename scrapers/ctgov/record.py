@@ -138,13 +138,55 @@ def normalise_study(doc: dict[str, Any]) -> Item:
         completion_date=completion,
         completion_date_type=completion_type,
         last_update=last_update,
-        results_posted=doc.get("hasResults") is True,
+        # absent is unknown, never "no": a document without hasResults must not read as "no results"
+        results_posted=doc["hasResults"] if isinstance(doc.get("hasResults"), bool) else None,
         results_first_posted=results_first,
         countries=_countries(contacts),
         aliases=_aliases(ident),
         url=f"{SITE}/study/{nct}",
     )
-    return Item(key=nct, fields=fields)
+    return Item(key=nct, fields=fields, unknown=_unknown(doc, protocol, ident, status, design))
+
+
+#: what a missing piece of a study document hides: its fields are unknown, never empty
+_STATUS_PIECES = {
+    "overallStatus": ("status",),
+    "startDateStruct": ("start_date", "start_date_type"),
+    "primaryCompletionDateStruct": ("primary_completion_date", "primary_completion_date_type"),
+    "completionDateStruct": ("completion_date", "completion_date_type"),
+    "lastUpdatePostDateStruct": ("last_update",),
+}
+
+
+def _unknown(doc: dict[str, Any], protocol: dict[str, Any], ident: dict[str, Any], status: dict[str, Any],
+             design: dict[str, Any]) -> frozenset[str]:
+    """The trial-record fields this document does not show (a module or a key missing from it).
+
+    CT.gov omits a key rather than writing it empty, and a ``fields=``-limited or damaged document can lack
+    a whole module; either way the diff must keep what it knew (see :func:`storage.diff.keep_unknown`).
+    """
+    unknown: set[str] = set()
+    if not status:
+        for names in _STATUS_PIECES.values():
+            unknown.update(names)
+        unknown.update(("last_known_status", "why_stopped", "results_first_posted"))
+    else:
+        for piece, names in _STATUS_PIECES.items():
+            if piece not in status:
+                unknown.update(names)
+    if "enrollmentInfo" not in design:
+        unknown.add("enrollment")
+    if "phases" not in design:
+        unknown.add("phase")
+    if "briefTitle" not in ident:
+        unknown.add("title")
+    if "sponsorCollaboratorsModule" not in protocol:
+        unknown.add("sponsor")
+    if "contactsLocationsModule" not in protocol:
+        unknown.add("countries")
+    if not isinstance(doc.get("hasResults"), bool):
+        unknown.add("results_posted")
+    return frozenset(unknown)
 
 
 def _lead_sponsor(module: dict[str, Any]) -> str | None:
@@ -218,7 +260,7 @@ def _aliases(ident: dict[str, Any]) -> list[str]:
             if sid is None:
                 continue
             if (
-                info.get("type") in _LINKING_ID_TYPES
+                (isinstance(info.get("type"), str) and info["type"] in _LINKING_ID_TYPES)
                 or EU_CT_RE.match(sid)
                 or EUDRACT_RE.match(sid)
                 or ISRCTN_RE.match(sid)

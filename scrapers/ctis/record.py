@@ -227,6 +227,7 @@ def _record(
     transitioned_from_eudract: bool | None,
     sponsor: str | None,
     phase: str | None,
+    unknown: Iterable[str] = (),
 ) -> Item:
     """The contract's trial record, built in one place so search, retrieve and merged records share
     one key order and one shape."""
@@ -253,7 +254,31 @@ def _record(
         transitioned_from_eudract=transitioned_from_eudract,
         url=human_url(ct_number),
     )
-    return Item(key=ct_number, fields=fields)
+    return Item(key=ct_number, fields=fields, unknown=frozenset(unknown))
+
+
+#: search-record keys → the trial-record fields they carry: a key missing from a (damaged or partial)
+#: record makes its fields unknown, never empty (see :func:`storage.diff.keep_unknown`)
+_SEARCH_KEYS = {
+    "ctTitle": ("title",),
+    "ctStatus": ("status", "status_code"),
+    "totalNumberEnrolled": ("enrollment",),
+    "startDateEU": ("start_date",),
+    "lastUpdated": ("last_update",),
+    "lastPublicationUpdate": ("last_publication_update",),
+    "resultsFirstReceived": ("results_posted",),
+    "trialCountries": ("countries", "country_status"),
+    "eudraCtInfo": ("aliases", "transitioned_from_eudract"),
+    "sponsor": ("sponsor",),
+    "trialPhase": ("phase",),
+}
+
+
+def _unknown_in_search(rec: Mapping[str, Any]) -> set[str]:
+    unknown = {name for key, names in _SEARCH_KEYS.items() if key not in rec for name in names}
+    if "endDateEU" not in rec and "endDate" not in rec:
+        unknown.add("completion_date")
+    return unknown
 
 
 # --------------------------------------------------------------------------- search records
@@ -299,7 +324,7 @@ def normalise_search_record(rec: dict[str, Any]) -> Item:
         last_publication_update=iso_date(
             rec.get("lastPublicationUpdate"), f"{where} lastPublicationUpdate"
         ),
-        results_posted=(results or "").lower() == "yes",
+        results_posted=None if results is None else results.lower() == "yes",  # absent: unknown, not "no"
         results_first_posted=None,  # the search record only says Yes/No
         countries=[],
         country_status=_country_status(pairs),
@@ -307,6 +332,7 @@ def normalise_search_record(rec: dict[str, Any]) -> Item:
         transitioned_from_eudract=transitioned if isinstance(transitioned, bool) else None,
         sponsor=_text(rec.get("sponsor")),
         phase=_text(rec.get("trialPhase")),
+        unknown=_unknown_in_search(rec),
     )
 
 
@@ -410,7 +436,27 @@ def normalise_retrieve(doc: dict[str, Any], requested: str | None = None) -> Ite
         transitioned_from_eudract=transitioned if isinstance(transitioned, bool) else None,
         sponsor=_sponsor(part1, where),
         phase=phase,
+        unknown=_unknown_in_retrieve(doc, app, part1, states, parts2),
     )
+
+
+def _unknown_in_retrieve(doc: Mapping[str, Any], app: Mapping[str, Any], part1: Mapping[str, Any],
+                         states: list[Any], parts2: list[Any]) -> set[str]:
+    """What a (damaged or partial) retrieve document does not show: unknown, never empty."""
+    unknown: set[str] = set()
+    if "ctPublicStatusCode" not in doc:
+        unknown |= {"status", "status_code"}
+    if not states:
+        unknown |= {"country_status"}
+    if not states and not parts2:
+        unknown |= {"countries"}
+    if not parts2 and "rowSubjectCount" not in part1:
+        unknown.add("enrollment")
+    if "startDateEU" not in doc:
+        unknown.add("start_date")
+    if not app:
+        unknown |= {"title", "acronym", "aliases", "sponsor", "phase", "transitioned_from_eudract"}
+    return unknown
 
 
 def _results(doc: Mapping[str, Any], where: str) -> tuple[bool, str | None]:
@@ -470,8 +516,12 @@ def merge_retrieved(search_item: Item, extra: Mapping[str, Any]) -> Item:
             fields[key] = copy.deepcopy(extra[key])
     if fields.get("status_code") is not None:
         fields["status"] = status_label(fields["status_code"])
-    fields["results_posted"] = bool(fields.get("results_posted")) or bool(extra.get("results_posted"))
-    return Item(key=search_item.key, fields=fields)
+    search_posted, retrieve_posted = fields.get("results_posted"), extra.get("results_posted")
+    fields["results_posted"] = (True if True in (search_posted, retrieve_posted)
+                                else None if search_posted is None and retrieve_posted is None else False)
+    # what the retrieve filled in is known now; the rest of the search record's unknowns stay unknown
+    filled = {key for key in search_item.unknown if fields.get(key) not in (None, {}, [])}
+    return Item(key=search_item.key, fields=fields, unknown=search_item.unknown - filled)
 
 
 # --------------------------------------------------------------------------- whole responses

@@ -113,6 +113,10 @@ class Page:
         return tag.name == "li" and (tag.get("id") or "").startswith("post-") and has_class(tag, "message")
 
 
+#: how far from the end of a page its closing </html> is looked for (scripts and ad tags may follow it)
+_TAIL = 8192
+
+
 def load_page(html: bytes | str, url: str | None = None) -> Page:
     """Parse once and classify: raises ParseError for challenges, walls, errors and non-XenForo HTML."""
     raw = _html_text(html)
@@ -137,6 +141,11 @@ def load_page(html: bytes | str, url: str | None = None) -> Page:
             f"got {looks} (title {title!r})"
         )
     engine: Engine = "xf2" if html_id == "XF" else "xf1"
+    if "</html" not in raw[-_TAIL:].lower():
+        # A page counts only when it is whole: a download cut inside the post list would otherwise be read
+        # as a thread with fewer posts (and the rest taken for deleted).
+        raise ParseError("the XenForo page is cut off (no closing </html>): an incomplete download is not read; "
+                         "it is retried at the next check and nothing is taken for gone")
     if engine == "xf2":
         body = soup.body
         template = (root.get("data-template") or (body.get("data-template") if body else None) or "").strip()

@@ -255,13 +255,22 @@ class XenforoThreadSource(Source):
         reader = _ThreadReader(fetcher, url, thread_id, board_tz)
         notes: list[str] = []
 
-        resp = await reader.download(cursor.last_page or FAR_PAGE)
+        asked = cursor.last_page or FAR_PAGE
+        try:
+            resp = await reader.download(asked)
+        except FetchError as exc:
+            if exc.status != 404 or asked == 1:
+                raise
+            # XenForo answers a page past the end with a 303 to the last page; a board (or a proxy) that says
+            # 404 instead is read from page 1, whose page navigation names the last page.
+            notes.append(f"page {asked} answered 404: read page 1 and its page navigation instead")
+            asked, resp = 1, await reader.download(1)
         if cursor.tail and cursor.fingerprint and page_fingerprint(resp.body) == cursor.fingerprint:
             # The last page shows the same posts, times and navigation as last time: nothing to parse.
             return FetchOutcome.unchanged(FetchState(validators={}, cursor=cursor.to_state()),
                                           requests=reader.requests, bytes=reader.bytes, http_status=reader.status,
                                           notes=[f"quiet: page {cursor.last_page} is unchanged (not parsed)"])
-        number, first = await reader.read(cursor.last_page or FAR_PAGE, resp)
+        number, first = await reader.read(asked, resp)
         pages = {number: first}
         if cursor.tail and is_quiet(cursor, first):
             top = lowest = number
