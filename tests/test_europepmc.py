@@ -152,11 +152,13 @@ async def test_a_long_result_is_capped_and_reported_incomplete(server, monkeypat
 async def test_first_page_is_a_conditional_get(server) -> None:
     page = epmc_page(epmc_record("49990001", title="A"))
     server.route("GET", "/europepmc/search", Reply(body=page, etag="auto"))
-    first = await _fetch(server)
+    first = await _fetch(server)  # the full search
     assert first.result is not None and first.state.validators
-    again = await _fetch(server, first.state)
+    second = await _fetch(server, first.state)  # papers indexed since: another URL, read in full
+    assert second.result is not None and second.state.validators
+    again = await _fetch(server, second.state)  # the same incremental search the same day: conditional
     assert again.not_modified and again.result is None
-    assert server.take_requests()[-1].headers["if-none-match"] == next(iter(first.state.validators.values()))["etag"]
+    assert server.take_requests()[-1].headers["if-none-match"] == next(iter(second.state.validators.values()))["etag"]
 
 
 # --- the whole pipeline -------------------------------------------------------------------------

@@ -132,8 +132,10 @@ async def test_no_email_without_a_contact_and_missing_summaries_noted(server) ->
 async def test_esearch_is_conditional_when_the_server_gives_validators(server) -> None:
     server.route("GET", "/pubmed/esearch.fcgi", Reply(body=esearch("49990001"), last_modified="Mon, 02 Nov 2026 10:00:00 GMT"))
     server.route("GET", "/pubmed/esummary.fcgi", Reply(body=esummary(esummary_doc("49990001", title="A"))))
-    first = await _fetch(server, "tw")
-    again = await _fetch(server, "tw", first.state)
+    first = await _fetch(server, "tw")  # the full search
+    second = await _fetch(server, "tw", first.state)  # by entry date since the last check: another URL
+    assert second.result is not None
+    again = await _fetch(server, "tw", second.state)  # the same entry-date search the same day: conditional
     assert again.not_modified and again.requests == 1
     assert server.take_requests()[-1].headers["if-modified-since"] == "Mon, 02 Nov 2026 10:00:00 GMT"
 

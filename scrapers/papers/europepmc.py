@@ -22,11 +22,12 @@ are never conditional (a cursor is not a stable URL).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from scrapers.records import FetchOutcome, FetchState, Item, ParseError, ParseResult, UnsupportedWatch, WatchSpec
-from scrapers.source import Source
+from scrapers.source import Source, cursor_date
 from scrapers.json_body import loads_json
 from scrapers.markup import html_to_line, html_to_text
 from scrapers.papers.publication import europepmc_url, normalise_doi, normalise_pmid, publication, strip_trailing_period
@@ -147,6 +148,21 @@ def query_of(keys: Mapping[str, Any]) -> str:
     return query.strip()
 
 
+#: an incremental search reaches back this many days before the last check (Europe PMC indexes in batches)
+INDEX_MARGIN_DAYS = 3
+
+
+def indexed_since(query: str, since: date, today: date) -> str:
+    """``query`` restricted to papers Europe PMC first indexed since ``since`` (less the margin).
+
+    Why the index date and not the publication date: a back-filled journal or a preprint is often indexed
+    today with a publication date months or years back, and on a broad query it would sort below the newest
+    500 by publication date and never be seen.
+    """
+    start = since - timedelta(days=INDEX_MARGIN_DAYS)
+    return f"({query}) AND FIRST_IDATE:[{start.isoformat()} TO {(today + timedelta(days=1)).isoformat()}]"
+
+
 def search_params(query: str, cursor: str) -> dict[str, str]:
     return {"query": query, "format": "json", "resultType": RESULT_TYPE, "pageSize": str(PAGE_SIZE),
             "sort": SORT, "cursorMark": cursor}
@@ -179,7 +195,9 @@ class EuropePmcSource(Source):
             return None
 
     async def fetch(self, watch: WatchSpec, fetcher: "Fetcher", state: FetchState) -> FetchOutcome:
-        query = query_of(watch.keys)
+        today = datetime.now(timezone.utc).date()
+        since = cursor_date(state.cursor.get("indexed_since"))
+        query = indexed_since(query_of(watch.keys), since, today) if since else query_of(watch.keys)
         url = f"{self.base_url}/search"
         first_key = f"{url}?{urlencode(search_params(query, FIRST_CURSOR))}"
         items: dict[str, Item] = {}
@@ -217,7 +235,13 @@ class EuropePmcSource(Source):
                              "narrow the query to see them all")
                 break
             cursor = next_mark
+        if since:
+            # Only papers indexed lately were asked for: the others are unchanged, not gone.
+            complete = False
+            notes.append(f"papers first indexed since {since - timedelta(days=INDEX_MARGIN_DAYS)} "
+                         f"({INDEX_MARGIN_DAYS} days before the last check): {len(items)}")
         result = ParseResult(items=list(items.values()), complete=complete,
                              meta={"hit_count": hit_count, "pages": requests})
-        return FetchOutcome(result=result, state=FetchState(validators, dict(state.cursor)), requests=requests,
+        cursor = {**state.cursor, "indexed_since": today.isoformat()}
+        return FetchOutcome(result=result, state=FetchState(validators, cursor), requests=requests,
                             bytes=size, http_status=status, notes=notes)

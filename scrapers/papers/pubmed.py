@@ -24,12 +24,13 @@ server gave validators; a 304 ends the check.
 from __future__ import annotations
 
 import re
+from datetime import date, datetime, timedelta, timezone
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from scrapers.records import FetchOutcome, FetchState, Item, ParseError, ParseResult, UnsupportedWatch, WatchSpec
-from scrapers.source import Source
+from scrapers.source import Source, cursor_date
 from scrapers.json_body import loads_json
 from scrapers.markup import html_to_line
 from scrapers.papers.publication import normalise_doi, normalise_pmid, publication, pubmed_url
@@ -192,6 +193,18 @@ def identify(params: dict[str, str], email: str | None) -> dict[str, str]:
 # --------------------------------------------------------------------------- the source
 
 
+#: an incremental search reaches back this many days before the last check
+INDEX_MARGIN_DAYS = 3
+
+
+def entered_since(since: date) -> dict[str, str]:
+    """esearch parameters for papers whose Entrez date (when PubMed added them) is since ``since``, less the
+    margin. A paper added today with a publication date years back would sort below the newest 1,000 by
+    publication date on a broad term; by entry date it is never missed."""
+    start = since - timedelta(days=INDEX_MARGIN_DAYS)
+    return {"datetype": "edat", "mindate": start.strftime("%Y/%m/%d"), "maxdate": "3000"}
+
+
 class PubmedSource(Source):
     """PubMed: a watch is one search term; items are publications keyed by PMID."""
 
@@ -219,14 +232,16 @@ class PubmedSource(Source):
         term = term_of(watch.keys)
         email = contact_email(fetcher.settings.user_agent)
         search_url = f"{self.base_url}/esearch.fcgi"
+        today = datetime.now(timezone.utc).date()
+        since = cursor_date(state.cursor.get("entered_since"))
         params = identify({"db": "pubmed", "retmode": "json", "term": term, "retmax": str(RETMAX),
-                           "sort": "pub_date"}, email)
+                           "sort": "pub_date", **(entered_since(since) if since else {})}, email)
         key = f"{search_url}?{urlencode(params)}"
         resp = await fetcher.get(search_url, params=params, validators=state.validators.get(key))
         validators = {key: resp.validators()} if resp.validators() else {}
-        new_state = FetchState(validators, dict(state.cursor))
         if resp.not_modified:
-            return FetchOutcome.unchanged(new_state)
+            return FetchOutcome.unchanged(FetchState(validators, dict(state.cursor)))
+        new_state = FetchState(validators, {**state.cursor, "entered_since": today.isoformat()})
         search = parse(resp.body, search_url)
         if "ids" not in search.meta:
             raise ParseError("PubMed esearch answered with something other than a search result")
@@ -236,8 +251,11 @@ class PubmedSource(Source):
         notes: list[str] = []
         if search.meta["not_found"]:
             notes.append("PubMed ignored phrase(s) it could not find: " + ", ".join(search.meta["not_found"]))
-        complete = count <= len(ids)
-        if not complete:
+        complete = count <= len(ids) and since is None  # an entry-date search is only what entered lately
+        if since is not None:
+            notes.append(f"papers entered in PubMed since {since - timedelta(days=INDEX_MARGIN_DAYS)} "
+                         f"({INDEX_MARGIN_DAYS} days before the last check): {count}")
+        elif count > len(ids):
             notes.append(f"PubMed reports {count} papers; read the newest {len(ids)} (narrow the term to see all)")
 
         summary_url = f"{self.base_url}/esummary.fcgi"
