@@ -119,11 +119,16 @@ class Source:
 
 
 def validate_trial_or_search(keys: Any, *, kind: str, search_key: str, trial_example: str,
-                             search_example: str, check_trial: Any, check_search: Any) -> None:
+                             search_example: str, check_trial: Any, check_search: Any,
+                             search_options: tuple[str, ...] = ()) -> None:
     """The one shape of a registry watch: a single trial (``trial``) or a search (``search_key``),
-    never both, never neither, with ``follow`` allowed on a search; every error names the key."""
+    never both, never neither, with ``follow`` (and ``search_options``) allowed on a search; every error
+    names the key."""
     check_follow(dict(keys), search_key, kind)
-    unknown = sorted(set(keys) - {"trial", search_key, "follow"})
+    for option in search_options:
+        if option in keys and search_key not in keys:
+            raise UnsupportedWatch(f"{kind} watch: {option} only applies to a search ({search_key} = {{ … }})")
+    unknown = sorted(set(keys) - {"trial", search_key, "follow", *search_options})
     if unknown:
         raise UnsupportedWatch(f"{kind} watch has unknown key(s) {', '.join(map(repr, unknown))}: use either "
                                f"trial = \"{trial_example}\" or {search_key} = {{ … }}")

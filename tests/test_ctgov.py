@@ -498,7 +498,7 @@ async def test_search_follows_page_tokens_and_merges(httpserver: HTTPServer, fet
     assert out.result.meta["next_page_token"] is None
     assert out.requests == 2 and out.http_status == 200
     assert out.bytes == len(_fixture("search_page1.json")) + len(_fixture("search_page2.json"))
-    assert out.state.cursor == {"since": _today().isoformat()}
+    assert out.state.cursor == {"since": _today().isoformat(), "full": _today().isoformat()}
     first, second = (req for req, _ in httpserver.log)
     assert first.args.to_dict() == {
         "query.cond": "ME/CFS", "fields": FIELDS_PARAM, "pageSize": "100", "countTotal": "true",
@@ -529,7 +529,7 @@ async def test_search_is_incremental_after_first_success(httpserver: HTTPServer,
         assert request.args["filter.advanced"] == (
             f"(AREA[Phase]PHASE2) AND AREA[LastUpdatePostDate]RANGE[{window_start},MAX]"
         )
-    assert again.state.cursor == {"since": _today().isoformat()}
+    assert again.state.cursor == {"since": _today().isoformat(), "full": _today().isoformat()}
 
 
 async def test_incremental_window_without_own_filter(httpserver: HTTPServer, fetcher: Fetcher) -> None:
@@ -538,7 +538,9 @@ async def test_incremental_window_without_own_filter(httpserver: HTTPServer, fet
     )
     watch = WatchSpec(id="s", kind="ctgov", keys={"params": {"query.cond": "ME/CFS"}})
 
-    out = await _source(httpserver).fetch(watch, fetcher, FetchState(cursor={"since": "2026-03-01"}))
+    # the last full search was today: the daily reconciliation is not due
+    cursor = {"since": "2026-03-01", "full": _today().isoformat()}
+    out = await _source(httpserver).fetch(watch, fetcher, FetchState(cursor=cursor))
 
     assert out.result is not None and out.result.complete is False
     (request, _), = httpserver.log
@@ -597,3 +599,29 @@ def test_sponsor_and_phase_join_the_one_trial_record(samples_dir: Path) -> None:
     item = parse(body.read_bytes()).items[0]
     assert (item.fields["sponsor"], item.fields["phase"]) == ("UCB BIOSCIENCES GmbH", "PHASE3")
     assert "LeadSponsorName" in FIELDS_PARAM and "Phase" in FIELDS_PARAM
+
+
+async def test_a_full_search_runs_once_a_day_as_a_reconciliation(httpserver: HTTPServer, fetcher: Fetcher) -> None:
+    """ClinicalTrials.gov can re-index a study into a search without a new update date: the incremental
+    search would never see it, so once a day (``reconcile_days``) the search runs in full."""
+    httpserver.expect_request(SEARCH_PATH).respond_with_data(
+        _fixture("search_page2.json"), content_type="application/json"
+    )
+    watch = WatchSpec(id="s", kind="ctgov", keys={"params": {"query.cond": "ME/CFS"}})
+    yesterday = (_today() - timedelta(days=1)).isoformat()
+    out = await _source(httpserver).fetch(watch, fetcher, FetchState(cursor={"since": yesterday, "full": yesterday}))
+    (request, _), = httpserver.log
+    assert "filter.advanced" not in request.args
+    assert out.result is not None and out.result.complete is True
+    assert any("daily reconciliation" in note for note in out.notes)
+    assert out.state.cursor == {"since": _today().isoformat(), "full": _today().isoformat()}
+    weekly = WatchSpec(id="w", kind="ctgov", keys={"params": {"query.cond": "ME/CFS"}, "reconcile_days": 7})
+    out = await _source(httpserver).fetch(weekly, fetcher, FetchState(cursor={"since": yesterday, "full": yesterday}))
+    assert out.result is not None and out.result.complete is False  # not due for a week
+
+
+def test_reconcile_days_is_checked() -> None:
+    with pytest.raises(UnsupportedWatch, match="reconcile_days must be a whole number"):
+        CtgovSource().validate({"params": {"query.cond": "x"}, "reconcile_days": 0})
+    with pytest.raises(UnsupportedWatch, match="only applies to a search"):
+        CtgovSource().validate({"trial": "NCT01234567", "reconcile_days": 2})

@@ -31,6 +31,10 @@ MAX_PAGES = 50
 #: Incremental searches reach back this far before the last run: CT.gov posts updates with a
 #: delay and refreshes daily, so a record dated the day before our last run may appear after it.
 OVERLAP_DAYS = 2
+#: ClinicalTrials.gov re-indexes conditions and synonyms without a new update date, so a study can start
+#: matching a search silently; the incremental search would never see it. Once this many days, the search
+#: runs in full (a reconciliation) instead.
+DEFAULT_RECONCILE_DAYS = 1
 
 #: Search parameters a watch may set. Paging, ``fields`` and ``format`` belong to the fetcher.
 _PARAM_PREFIXES = ("query.", "filter.", "aggFilters", "postFilter.", "sort")
@@ -104,7 +108,16 @@ def _search_params(keys: Mapping[str, Any]) -> dict[str, str]:
 def _validate(keys: Mapping[str, Any]) -> None:
     validate_trial_or_search(keys, kind="ctgov", search_key="params", trial_example="NCT01234567",
                              search_example='"query.cond" = "…"', check_trial=_trial_key,
-                             check_search=_search_params)
+                             check_search=_search_params, search_options=("reconcile_days",))
+    reconcile_days(keys)
+
+
+def reconcile_days(keys: Mapping[str, Any]) -> int:
+    """How often (in days) a search runs in full instead of incrementally (``reconcile_days``, default 1)."""
+    value = keys.get("reconcile_days", DEFAULT_RECONCILE_DAYS)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UnsupportedWatch(f"ctgov watch: reconcile_days must be a whole number of days, at least 1; got {value!r}")
+    return value
 
 
 # --------------------------------------------------------------------------- the source
@@ -117,7 +130,7 @@ class CtgovSource(Source):
     item_kind = "trial"
     summary = "a ClinicalTrials.gov trial (trial = \"NCT…\") or search (params = { … })"
     required_keys = (("trial", "params"),)
-    optional_keys = ("follow",)
+    optional_keys = ("follow", "reconcile_days")
     target_help = "an NCT id, or a search as a query string (\"query.cond=ME/CFS&query.intr=daratumumab\")"
     default_base_url = DEFAULT_BASE_URL
 
@@ -181,7 +194,7 @@ class CtgovSource(Source):
         self.validate(watch.keys)
         if "trial" in watch.keys:
             return await self._fetch_trial(_trial_key(watch.keys), fetcher, state)
-        return await self._fetch_search(_search_params(watch.keys), fetcher, state)
+        return await self._fetch_search(_search_params(watch.keys), fetcher, state, reconcile_days(watch.keys))
 
     async def _fetch_trial(self, nct: str, fetcher: "Fetcher", state: FetchState) -> FetchOutcome:
         """From this cycle's batch when the trial is in one, else a conditional GET of one study."""
@@ -225,7 +238,8 @@ class CtgovSource(Source):
         )
 
     async def _fetch_search(
-        self, user_params: dict[str, str], fetcher: "Fetcher", state: FetchState
+        self, user_params: dict[str, str], fetcher: "Fetcher", state: FetchState,
+        every_days: int = DEFAULT_RECONCILE_DAYS,
     ) -> FetchOutcome:
         """All pages of one search, merged; incremental (not complete) once a full run succeeded."""
         url = f"{self.base_url}/studies"
@@ -239,6 +253,12 @@ class CtgovSource(Source):
             notes.append(
                 f"ignored unreadable cursor since={state.cursor.get('since')!r}; ran a full search"
             )
+        today = datetime.now(timezone.utc).date()
+        last_full = cursor_date(state.cursor.get("full")) or since
+        if since is not None and last_full is not None and (today - last_full).days >= every_days:
+            notes.append(f"full search: the daily reconciliation (last full search {last_full.isoformat()}; "
+                         "the registry can re-index a study into a search without updating it)")
+            since = None
         incremental = since is not None
         if since is not None:
             start = (since - timedelta(days=OVERLAP_DAYS)).isoformat()
@@ -291,7 +311,9 @@ class CtgovSource(Source):
             meta={"total_count": total, "next_page_token": token, "pages": requests},
         )
         cursor = dict(state.cursor)
-        cursor["since"] = datetime.now(timezone.utc).date().isoformat()
+        cursor["since"] = today.isoformat()
+        if not incremental:
+            cursor["full"] = today.isoformat()
         return FetchOutcome(
             result=merged,
             state=FetchState(validators={}, cursor=cursor),
