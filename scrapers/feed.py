@@ -114,10 +114,18 @@ def normalise_entry(entry: Mapping[str, Any], feed_title: str | None, base: str 
         "url": link,
         "author": html_to_line(entry.get("author")) or None,
         "published": iso_time(entry.get("published_parsed") or entry.get("updated_parsed")),
-        "summary": truncate(html_to_text(_summary_html(entry)), SUMMARY_CHARS) or None,
+        "summary": truncate(_without_read_more(html_to_text(_summary_html(entry))), SUMMARY_CHARS) or None,
         "feed_title": feed_title,
     }
     return Item(key=key, fields=fields)
+
+
+def _without_read_more(text: str) -> str:
+    """XenForo ends every feed item with a "Read more" link to the thread: not something anyone wrote."""
+    lines = text.split("\n")
+    while lines and lines[-1].strip().lower() in {"read more", "read more…", "read more..."}:
+        lines.pop()
+    return "\n".join(lines)
 
 
 def _summary_html(entry: Mapping[str, Any]) -> str:

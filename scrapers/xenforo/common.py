@@ -122,6 +122,10 @@ def load_page(html: bytes | str, url: str | None = None) -> Page:
     raw = _html_text(html)
     if not raw.strip():
         raise ParseError("expected a XenForo HTML page, got an empty response")
+    head = raw.lstrip("\ufeff \t\r\n")[:512].lower()
+    if head.startswith(("<?xml", "<rss", "<feed", "<rdf:rdf")) and "<html" not in head:
+        raise ParseError("expected a XenForo HTML page, got an RSS/Atom feed: watch a forum's feed with "
+                         'kind = "xenforo_forum" (or "feed"), a thread with its page URL')
     soup = BeautifulSoup(html, "lxml")
     root = soup.find("html")
     html_id = (root.get("id") or "").strip() if isinstance(root, Tag) else ""
