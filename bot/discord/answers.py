@@ -11,8 +11,8 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
 from bot.present.values import FIGURES, fmt_interval, value_text
-from bot.discord.limits import DISCORD, fit_embed, truncate
-from bot.discord.render import BLUE, escape_markdown, progress_bar, status_colour
+from bot.discord.limits import DISCORD, fit_embed, grapheme_prefix, truncate
+from bot.discord.render import BLUE, embed_url, escape_markdown, link_text, progress_bar, status_colour
 from bot.engine.watches import describe_watch
 from scrapers.records import WatchSpec
 
@@ -47,7 +47,7 @@ def code_block(text: str, limit: int = DISCORD.content) -> str:
     room = limit - len("```\n\n```")
     if len(body) > room:
         note = "\n… (cut; the full report is attached)"
-        body = body[: max(room - len(note), 0)].rsplit("\n", 1)[0] + note
+        body = grapheme_prefix(body, max(room - len(note), 0)).rsplit("\n", 1)[0] + note
     return f"```\n{body}\n```"
 
 
@@ -195,8 +195,9 @@ def trial_dossier(trial: dict[str, Any], events: list[dict[str, Any]], history: 
         if not isinstance(summary, dict):
             continue
         value = f"{escape_markdown(str(summary.get('id') or ''))} · {escape_markdown(str(summary.get('status') or '—'))}"
-        if summary.get("url"):
-            value += f"\n{summary['url']}"
+        if summary.get("url"):  # a registry's link: clickable when valid, inert text otherwise
+            link = embed_url(summary["url"])
+            value += f"\n{link}" if link and len(link) <= 600 else f"\n{link_text(summary['url'], 120)}"
         fields.append({"name": escape_markdown(str(registry)), "value": value, "inline": True})
     if events:
         fields.append({"name": f"Recent events ({min(len(events), recent)} of {len(events)})",

@@ -14,8 +14,14 @@ stripping leading/trailing whitespace. Limits are inclusive.
 from __future__ import annotations
 
 import copy
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
+
+try:  # the `regex` package knows Unicode's extended grapheme clusters (UAX #29) as \X
+    import regex as _regex
+except ImportError:  # pragma: no cover - exercised only where `regex` is missing
+    _regex = None
 
 ELLIPSIS = "…"
 
@@ -39,21 +45,97 @@ class DiscordLimits:
 DISCORD = DiscordLimits()
 
 
+_GRAPHEME = _regex.compile(r"\X") if _regex is not None else None
+
+# For the fallback only: code points that never start a grapheme cluster of their own.
+_ZWJ = "\u200d"
+
+
+def _extends(ch: str) -> bool:
+    """True when ``ch`` continues the cluster before it (combining mark, joiner, selector, skin tone, tag)."""
+    cp = ord(ch)
+    return (unicodedata.category(ch) in ("Mn", "Me", "Mc") or ch == _ZWJ or 0xFE00 <= cp <= 0xFE0F
+            or 0xE0100 <= cp <= 0xE01EF or 0x1F3FB <= cp <= 0x1F3FF or 0xE0020 <= cp <= 0xE007F)
+
+
+def _regional(ch: str) -> bool:
+    return 0x1F1E6 <= ord(ch) <= 0x1F1FF
+
+
+def _fallback_cut(text: str, limit: int) -> int:
+    """A cluster boundary at or before ``limit`` without ``regex``: good for emoji, flags and accents."""
+    cut = limit
+    while 0 < cut < len(text):
+        if _extends(text[cut]) or text[cut - 1] == _ZWJ or (text[cut - 1] == "\r" and text[cut] == "\n"):
+            cut -= 1
+            continue
+        if _regional(text[cut]) and _regional(text[cut - 1]):
+            run = 0  # flags are pairs of regional indicators: cut between pairs, never inside one
+            while cut - run - 1 >= 0 and _regional(text[cut - run - 1]):
+                run += 1
+            if run % 2:
+                cut -= 1
+                continue
+        break
+    return cut
+
+
+def grapheme_prefix(text: str, limit: int) -> str:
+    """The longest start of ``text`` of at most ``limit`` code points that ends between grapheme clusters.
+
+    A cut inside a cluster shows a broken character: half a flag (🇳🇴 → 🇳), an emoji without its
+    skin tone or family members, a letter without its accent. Discord counts code points, so the
+    result is within ``limit`` as Discord counts, and never splits what a reader sees as one character.
+    """
+    if limit <= 0:
+        return ""
+    if len(text) <= limit:
+        return text
+    if _GRAPHEME is None:
+        return text[: _fallback_cut(text, limit)]
+    end = 0
+    for m in _GRAPHEME.finditer(text):
+        if m.end() > limit:
+            break
+        end = m.end()
+    return text[:end]
+
+
+def grapheme_suffix(text: str, limit: int) -> str:
+    """The longest end of ``text`` of at most ``limit`` code points that starts between grapheme clusters."""
+    if limit <= 0:
+        return ""
+    if len(text) <= limit:
+        return text
+    start = len(text) - limit
+    if _GRAPHEME is None:
+        while _fallback_cut(text, start) != start:
+            start += 1
+        return text[start:]
+    boundary = len(grapheme_prefix(text, start))  # a true boundary: clusters found from it are exact
+    for m in _GRAPHEME.finditer(text, boundary):
+        if m.start() >= start:
+            return text[m.start():]
+    return ""
+
+
 def truncate(text: str, limit: int, *, ellipsis: str = ELLIPSIS) -> str:
     """``text`` stripped and, when longer than ``limit``, cut on a word boundary and ended with "…".
 
     The cut goes back to the last whitespace only when that keeps at least half of the room, so one
     giant word (a URL, a base64 blob) is cut mid-word rather than reduced to nothing. A dangling
-    backslash is dropped so a markdown escape never swallows the ellipsis.
+    backslash is dropped so a markdown escape never swallows the ellipsis. Every cut falls between
+    grapheme clusters (:func:`grapheme_prefix`): an emoji, a flag or an accented letter is kept
+    whole or left out, never split.
     """
     text = (text or "").strip()
     if len(text) <= limit:
         return text
     if limit <= len(ellipsis):
-        return text[:limit]
+        return grapheme_prefix(text, limit)
     room = limit - len(ellipsis)
-    head = text[:room]
-    if not text[room].isspace():
+    head = grapheme_prefix(text, room)
+    if not text[len(head)].isspace():
         cut = max(head.rfind(" "), head.rfind("\n"), head.rfind("\t"))
         if cut >= room // 2:
             head = head[:cut]

@@ -15,6 +15,11 @@ try later                     429 beyond patience, 5xx,  429 beyond discord.py's
 
 → :class:`DestinationGone`, :class:`PermanentDeliveryError`, :class:`TransientDeliveryError`.
 
+One refused message must not sink the events batched with it: when Discord answers a message of
+several embeds with 400 / 50035 "Invalid Form Body" (one embed it does not like), the notifier raises
+:class:`~bot.engine.delivery.MessageRefused` and the delivery worker sends the events again one per
+message, so only the faulty event fails.
+
 The bot channel sends each message with ``nonce`` = a value derived from the first outbox row it
 carries; discord.py 2.7.1 adds ``enforce_nonce: true`` whenever a nonce is given, so Discord
 returns the first message instead of posting a duplicate when a send is retried after a crash
@@ -32,7 +37,7 @@ import httpx
 
 from bot.discord.charts import ChartFor, attach_charts, repo_charts
 from bot.engine.config import Config, ConfigError
-from bot.engine.delivery import DestinationGone, PermanentDeliveryError, Planned, TransientDeliveryError
+from bot.engine.delivery import DestinationGone, MessageRefused, Planned, TransientDeliveryError
 from bot.discord.webhook import (
     DEFAULT_API_BASE,
     PermanentError,
@@ -84,6 +89,36 @@ def plan_payloads(events: Sequence[dict[str, Any]], role_pings: dict[str, list[s
     return planned
 
 
+class _DiscordNotifier:
+    """What both Discord notifiers share: the plan (batches, role pings, charts) and the send around ``_post``.
+
+    A refused batch is not split here: a :class:`~bot.engine.delivery.MessageRefused` with Discord's
+    "Invalid Form Body" code tells the delivery worker to send the batch's events one per message, so
+    each outbox row gets its own outcome (and only the faulty event fails).
+    """
+
+    role_pings: dict[str, list[str]]
+    labels_for: LabelsFor | None
+    chart_for: ChartFor | None
+
+    def _decorate(self, planned: Planned, events: Sequence[dict[str, Any]]) -> Planned:
+        """Hook: per-notifier keys a message needs (the bot's nonce source)."""
+        return planned
+
+    def plan(self, events: Sequence[dict[str, Any]]) -> list[Planned]:
+        events = list(events)
+        planned = plan_payloads(events, self.role_pings, self.labels_for)
+        if self.chart_for is not None:
+            attach_charts(planned, events, self.chart_for)
+        return [self._decorate(p, events) for p in planned]
+
+    async def _post(self, message: dict[str, Any], outbox_ids: Sequence[int]) -> str | None:
+        raise NotImplementedError
+
+    async def send(self, message: dict[str, Any], *, outbox_ids: Sequence[int] = ()) -> str | None:
+        return await self._post(message, outbox_ids)
+
+
 def repo_labels(repo: "Repo") -> LabelsFor:
     """Labels of an event's watch, read from the database (watches change while the service runs)."""
 
@@ -99,7 +134,7 @@ def repo_labels(repo: "Repo") -> LabelsFor:
 # --------------------------------------------------------------------------------------- webhook
 
 
-class WebhookNotifier:
+class WebhookNotifier(_DiscordNotifier):
     """Delivers planned payloads through one Discord webhook (``?wait=true``; the message id is returned)."""
 
     def __init__(self, url: str, *, api_base: str = DEFAULT_API_BASE, name: str = "discord_webhook",
@@ -118,20 +153,14 @@ class WebhookNotifier:
     def __repr__(self) -> str:
         return f"WebhookNotifier({self.sender.name})"
 
-    def plan(self, events: Sequence[dict[str, Any]]) -> list[Planned]:
-        planned = plan_payloads(events, self.role_pings, self.labels_for)
-        if self.chart_for is not None:
-            attach_charts(planned, events, self.chart_for)
-        return planned
-
-    async def send(self, message: dict[str, Any]) -> str | None:
+    async def _post(self, message: dict[str, Any], outbox_ids: Sequence[int] = ()) -> str | None:
         payload = {k: v for k, v in message.items() if not k.startswith("_")}
         try:
             result = await self.sender.send(payload, files=message.get("_files"))
         except WebhookGone as exc:
             raise DestinationGone(str(exc)) from None
         except PermanentError as exc:
-            raise PermanentDeliveryError(str(exc)) from None
+            raise MessageRefused(str(exc), status=exc.status, code=exc.code) from None
         except TransientError as exc:
             raise TransientDeliveryError(str(exc), retry_after=exc.retry_after) from None
         except httpx.HTTPError as exc:  # anything httpx raises that the sender did not classify
@@ -166,7 +195,7 @@ def payload_to_discord(payload: dict[str, Any]) -> dict[str, Any]:
     return {"content": payload.get("content") or None, "embeds": embeds, "allowed_mentions": mentions}
 
 
-class BotChannelNotifier:
+class BotChannelNotifier(_DiscordNotifier):
     """Posts planned payloads to one channel as the bot, idempotently (``nonce`` + ``enforce_nonce``).
 
     Give it the running bot (``client``) in the service. Without one (``trialwatch check``), it logs
@@ -191,12 +220,9 @@ class BotChannelNotifier:
         self._token = token
         self._owns_client = client is None
 
-    def plan(self, events: Sequence[dict[str, Any]]) -> list[Planned]:
-        planned = plan_payloads(events, self.role_pings, self.labels_for)
-        if self.chart_for is not None:
-            attach_charts(planned, events, self.chart_for)
-        for p in planned:  # the first event id of each message feeds its nonce
-            p.message = {**p.message, "_first_event": str(events[p.indexes[0]].get("id"))}
+    def _decorate(self, planned: Planned, events: Sequence[dict[str, Any]]) -> Planned:
+        """The first event id of each message feeds its nonce."""
+        planned.message = {**planned.message, "_first_event": str(events[planned.indexes[0]].get("id"))}
         return planned
 
     async def _messageable(self) -> "discord.PartialMessageable":
@@ -217,11 +243,14 @@ class BotChannelNotifier:
             raise TransientDeliveryError("the bot is not connected to Discord yet")
         return self._client.get_partial_messageable(self.channel_id)
 
-    async def send(self, message: dict[str, Any], *, outbox_ids: Sequence[int] = ()) -> str | None:
+    async def _post(self, message: dict[str, Any], outbox_ids: Sequence[int] = ()) -> str | None:
         import discord
 
         payload = {k: v for k, v in message.items() if not k.startswith("_")}
-        nonce = nonce_for(outbox_ids[0], message.get("_first_event", "")) if outbox_ids else None
+        # A message split out of a refused batch gets a nonce of its own: a later batch that starts
+        # with the same row must not be taken by Discord for this single (and be swallowed).
+        first_event = message.get("_first_event", "") + ("/single" if message.get("_single") else "")
+        nonce = nonce_for(outbox_ids[0], first_event) if outbox_ids else None
         channel = await self._messageable()
         try:
             files = [discord.File(io.BytesIO(png), filename=name) for name, png, _ in message.get("_files") or []]
@@ -237,8 +266,8 @@ class BotChannelNotifier:
         except discord.HTTPException as exc:
             if exc.status == 429:
                 raise TransientDeliveryError("rate limited; try later") from None
-            raise PermanentDeliveryError(f"Discord refused the message: HTTP {exc.status}, code {exc.code}: "
-                                         f"{exc.text}") from None
+            raise MessageRefused(f"Discord refused the message: HTTP {exc.status}, code {exc.code}: {exc.text}",
+                                 status=exc.status, code=exc.code) from None
         except (OSError, TimeoutError) as exc:
             raise TransientDeliveryError(f"no answer from Discord: {type(exc).__name__}") from None
         return str(sent.id)

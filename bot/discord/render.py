@@ -17,11 +17,11 @@ import math
 import re
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from bot.present.values import language_note, value_text
 from scrapers.trial_record import label_of
-from bot.discord.limits import DISCORD, DiscordLimits, batch_embeds, truncate
+from bot.discord.limits import DISCORD, DiscordLimits, batch_embeds, grapheme_prefix, grapheme_suffix, truncate
 
 # Colours (Discord brand palette where one exists).
 RED = 0xED4245
@@ -33,6 +33,11 @@ BLURPLE = 0x5865F2
 GREY = 0x95A5A6
 
 POST_EXCERPT_CHARS = 600
+
+#: Discord refuses the whole message (400, 50035) when an embed ``url`` is longer than this
+EMBED_URL_MAX = 2048
+#: how much of a link that cannot be an embed url is shown as text (start … end)
+LINK_TEXT_CHARS = 200
 
 # Statuses that mean "this trial stopped"; compared case-insensitively with spaces/underscores unified.
 _STOPPED = {"TERMINATED", "WITHDRAWN", "SUSPENDED", "ENDED", "TEMPORARILY HALTED", "HALTED"}
@@ -64,16 +69,22 @@ _LINE_START = re.compile(r"(?m)^([ \t]*)([>#\-])")
 _LINE_START_NUMBER = re.compile(r"(?m)^([ \t]*\d+)\.(?=\s)")
 _EVERYONE = re.compile(r"@(everyone|here)", re.IGNORECASE)
 _ANGLE_MENTION = re.compile(r"<([@#])")
+# Other ``<…>`` markup Discord turns into something live: timestamps ``<t:1700000000:R>``, slash
+# command links ``</check:123>``, server-guide links ``<id:guide>``, custom emoji ``<:name:1>`` / ``<a:name:1>``.
+_ANGLE_MARKUP = re.compile(r"<(?=/|t:|id:|a?:)", re.IGNORECASE)
 
 
 def break_mentions(text: str) -> str:
-    """Put a zero-width space inside anything that would display as a mention.
+    """Put a zero-width space inside anything that would display as a mention or other live markup.
 
-    ``@everyone`` → ``@\u200beveryone``; ``<@&1>``, ``<@1>``, ``<@!1>``, ``<#1>`` → ``<@\u200b&1>`` etc.
-    Display-only: ``allowed_mentions`` is what actually stops pings.
+    ``@everyone`` → ``@\u200beveryone``; ``<@&1>``, ``<@1>``, ``<@!1>``, ``<#1>`` → ``<@\u200b&1>`` etc.;
+    ``<t:1700000000:R>`` → ``<\u200bt:…>`` and ``</check:1>`` → ``<\u200b/check:1>``, so scraped text
+    shows a timestamp or a command link as the characters it is, never as a live clock or a button
+    that runs one of our commands. Display-only: ``allowed_mentions`` is what actually stops pings.
     """
     text = _EVERYONE.sub("@\u200b\\1", text)
-    return _ANGLE_MENTION.sub("<\\1\u200b", text)
+    text = _ANGLE_MENTION.sub("<\\1\u200b", text)
+    return _ANGLE_MARKUP.sub("<\u200b", text)
 
 
 def escape_markdown(text: str | None) -> str:
@@ -153,11 +164,71 @@ def _iso_timestamp(iso: Any) -> str | None:
     return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat()
 
 
-def _web_url(url: Any) -> str | None:
-    """``url`` when Discord will accept it as an embed url (http/https, no spaces), else None."""
-    if isinstance(url, str) and re.fullmatch(r"https?://\S+", url.strip()):
-        return url.strip()
-    return None
+_NOT_IN_URL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+_HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.?"
+                   r"|\[[0-9A-Fa-f:.]+\]")
+_PCT_STRAY = re.compile(r"%(?![0-9A-Fa-f]{2})")
+# Characters RFC 3986 allows as they are in a path (and, with "?", in a query or fragment).
+_PATH_SAFE = "/:@!$&'()*+,;=-._~%"
+
+
+def embed_url(url: Any) -> str | None:
+    """``url`` as Discord accepts it for an embed ``url`` (a valid http(s) URI of ≤ 2048 characters), else None.
+
+    Discord refuses the whole message for one bad embed url, and with it every event batched in it,
+    so this is strict: http or https, a host name (IDNA-encoded when it is not ASCII) or an IP
+    literal, a valid port, no whitespace or control characters. Characters a URI may not hold
+    (non-ASCII letters, ``<``, ``>``, ``"``, ``{``, ``|``, a stray ``%`` …) are percent-encoded as a
+    browser would, which also keeps the link from breaking out of Discord markdown.
+    """
+    if not isinstance(url, str):
+        return None
+    url = url.strip()
+    if not url or len(url) > 4 * EMBED_URL_MAX or _NOT_IN_URL.search(url):
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # a bad port or an unbalanced IPv6 bracket
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
+    if ":" in host:
+        host = f"[{host}]"
+    if not _HOST.fullmatch(host):
+        return None
+    netloc = host if port is None else f"{host}:{port}"
+    if parts.username is not None or parts.password is not None:
+        return None  # credentials in a link posted to a channel: never
+
+    def enc(part: str, safe: str) -> str:
+        return quote(_PCT_STRAY.sub("%25", part), safe=safe)
+
+    rebuilt = urlunsplit((parts.scheme.lower(), netloc, enc(parts.path, _PATH_SAFE),
+                          enc(parts.query, _PATH_SAFE + "?"), enc(parts.fragment, _PATH_SAFE + "?")))
+    return rebuilt if len(rebuilt) <= EMBED_URL_MAX else None
+
+
+
+def link_text(url: Any, limit: int = LINK_TEXT_CHARS) -> str:
+    """A link Discord cannot take as an embed url, shown as inert text in an inline code span.
+
+    Too long (or not a web address at all), it is shortened in the middle (its start names the
+    site, its end usually the item) at grapheme-cluster boundaries, on one line. In a code span it
+    neither becomes a link to a cut-off address nor renders markdown, mentions or timestamps;
+    backticks become ``ˋ`` so the span cannot be closed early.
+    """
+    text = " ".join(_NOT_IN_URL.sub(" ", str(url or "")).split()).replace("`", "ˋ")
+    if len(text) > limit:
+        tail_room = limit // 4
+        text = f"{grapheme_prefix(text, limit - tail_room - 1)}…{grapheme_suffix(text, tail_room)}"
+    return f"`{break_mentions(text)}`" if text else "—"
 
 
 def doi_url(doi: str) -> str:
@@ -197,6 +268,17 @@ def event_ids(event: dict[str, Any]) -> list[str]:
 
 def _field(name: str, value: str, inline: bool = True) -> dict[str, Any]:
     return {"name": name, "value": value or "—", "inline": inline}
+
+
+def _link_field(embed: dict[str, Any], name: str, url: Any) -> None:
+    """A field holding a link, only when the link is a valid web address that fits a field whole.
+
+    A URL cut to the field limit would open the wrong page; such a link is left out (the embed's
+    own url or its Link field still carries the event's address).
+    """
+    link = embed_url(url)
+    if link and len(link) <= DISCORD.field_value:
+        embed["fields"].append(_field(name, link, inline=False))
 
 
 def _target(event: dict[str, Any]) -> int | None:
@@ -247,9 +329,9 @@ def _enrollment_reported(event: dict[str, Any], embed: dict[str, Any]) -> None:
     if isinstance(previous, dict) and any(v is not None for v in previous.values()):
         embed["fields"].append(_field("Known before", ", ".join(
             f"{k} {v}" for k, v in previous.items() if v is not None)))
-    source = _web_url(detail.get("source_url"))
-    if source and source != _web_url(event.get("url")):
-        embed["fields"].append(_field("Source", source, inline=False))
+    source = embed_url(detail.get("source_url"))
+    if source and source != embed_url(event.get("url")):
+        _link_field(embed, "Source", source)
     embed["color"] = BLUE
 
 
@@ -306,9 +388,7 @@ def _post(event: dict[str, Any], embed: dict[str, Any]) -> None:
     thread = detail.get("thread_title")
     if thread and thread != event.get("title"):
         embed["fields"].append(_field("Thread", escape_markdown(str(thread)), inline=False))
-    link = _web_url(event.get("url"))
-    if link:
-        embed["fields"].append(_field("Permalink", link, inline=False))
+    _link_field(embed, "Permalink", event.get("url"))
 
 
 def _thread(event: dict[str, Any], embed: dict[str, Any]) -> None:
@@ -328,7 +408,11 @@ def _publication(event: dict[str, Any], embed: dict[str, Any]) -> None:
     if detail.get("published"):
         embed["fields"].append(_field("Published", escape_markdown(str(detail["published"]))))
     if detail.get("doi"):
-        embed["fields"].append(_field("DOI", doi_url(str(detail["doi"])), inline=False))
+        doi_link = embed_url(doi_url(str(detail["doi"])))
+        if doi_link and len(doi_link) <= DISCORD.field_value:
+            embed["fields"].append(_field("DOI", doi_link, inline=False))
+        else:  # a DOI too odd to link: show it as text
+            embed["fields"].append(_field("DOI", link_text(str(detail["doi"])), inline=False))
     if detail.get("pmid"):
         pmid = re.sub(r"\D", "", str(detail["pmid"]))
         if pmid:
@@ -410,9 +494,16 @@ def render_event(event: dict[str, Any]) -> dict[str, Any]:
     target = _target(event)
     if target is not None and kind not in ("enrollment_changed", "enrollment_reported"):
         embed["fields"].append(_field("Planned enrollment", str(target)))
-    url = _web_url(event.get("url"))
+    raw_url = event.get("url")
+    url = embed_url(raw_url)
     if url:
         embed["url"] = url
+    elif raw_url not in (None, ""):
+        # Discord would refuse the whole message (and every event batched with it): the link stays
+        # readable as text instead.
+        long_web = isinstance(raw_url, str) and raw_url.strip().lower().startswith(("http://", "https://"))
+        label = "Link (too long to open from Discord)" if long_web and len(raw_url.strip()) > EMBED_URL_MAX else "Link"
+        embed["fields"].append(_field(label, link_text(raw_url), inline=False))
     timestamp = _iso_timestamp(event.get("at"))
     if timestamp:
         embed["timestamp"] = timestamp

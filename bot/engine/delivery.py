@@ -42,6 +42,27 @@ class PermanentDeliveryError(Exception):
     """This message will never be accepted (e.g. Discord 400); fail its rows and go on."""
 
 
+#: Discord's "Invalid Form Body": something inside the message was refused (an embed URL, a field)
+INVALID_FORM_BODY = 50035
+
+
+class MessageRefused(PermanentDeliveryError):
+    """The destination refused this message's content (a 4xx other than "gone"); ``code`` is its error code.
+
+    When the refused message carried several events, the worker sends them again one per message
+    (:attr:`per_event`), so one faulty event does not fail the others for good.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, code: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+    @property
+    def per_event(self) -> bool:
+        return self.code == INVALID_FORM_BODY
+
+
 class DestinationGone(Exception):
     """The destination no longer exists (e.g. webhook deleted: 404 / 10015); stop using it."""
 
@@ -129,12 +150,17 @@ class Delivery:
                         remote_id = await notifier.send(planned.message)
                 except TransientDeliveryError as exc:
                     return self._paused(name, ids, evs, exc, rep)
+                except MessageRefused as exc:
+                    if not exc.per_event or len(ids) < 2:
+                        self._refused(name, ids, evs, exc, rep)
+                        continue
+                    log.warning("%s refused a message of %d events (%s); sending them one by one", name, len(ids), exc)
+                    stop = await self._one_by_one(name, fp, notifier, rows, events, planned.indexes, rep)
+                    if stop is not None:
+                        return stop
+                    continue
                 except PermanentDeliveryError as exc:
-                    self.repo.mark_attempt_failed(ids, str(exc), final=True)
-                    rep.failed += len(ids)
-                    for ev in evs:
-                        rep.by_event[ev["id"]] = f"failed: {exc}"
-                    log.error("delivery to %s rejected a message: %s", name, exc)
+                    self._refused(name, ids, evs, exc, rep)
                     continue
                 except DestinationGone as exc:
                     return self._gone(name, fp, evs, exc, rep)
@@ -149,6 +175,44 @@ class Delivery:
                     rep.by_event[ev["id"]] = "sent"
             if len(rows) < self.batch:
                 return rep
+
+    def _refused(self, name: str, ids: list[int], evs: list[dict[str, Any]], exc: PermanentDeliveryError,
+                 rep: DestinationReport) -> None:
+        """The destination refused these rows for good: they fail, the others go on."""
+        self.repo.mark_attempt_failed(ids, str(exc), final=True)
+        rep.failed += len(ids)
+        for ev in evs:
+            rep.by_event[ev["id"]] = f"failed: {exc}"
+        log.error("delivery to %s rejected a message: %s", name, exc)
+
+    async def _one_by_one(self, name: str, fp: str, notifier: Notifier, rows: list[tuple[int, dict[str, Any]]],
+                          events: list[dict[str, Any]], indexes: Sequence[int],
+                          rep: DestinationReport) -> DestinationReport | None:
+        """Send the events of a refused batch one per message, each row with its own outcome.
+
+        Returns the round's report when it must end here (a pause or a stopped destination), else None.
+        """
+        for position, index in enumerate(indexes):
+            row_id, ev = rows[index]
+            (alone,) = notifier.plan([ev])  # its own role pings and chart
+            message = {**alone.message, "_single": True}
+            try:
+                if getattr(notifier, "wants_outbox_ids", False):
+                    remote_id = await notifier.send(message, outbox_ids=[row_id])  # type: ignore[call-arg]
+                else:
+                    remote_id = await notifier.send(message)
+            except TransientDeliveryError as exc:
+                rest = [rows[i] for i in indexes[position:]]
+                return self._paused(name, [r for r, _ in rest], [e for _, e in rest], exc, rep)
+            except DestinationGone as exc:
+                return self._gone(name, fp, [rows[i][1] for i in indexes[position:]], exc, rep)
+            except PermanentDeliveryError as exc:
+                self._refused(name, [row_id], [ev], exc, rep)
+                continue
+            self.repo.mark_sent([row_id], remote_id)
+            rep.sent += 1
+            rep.by_event[ev["id"]] = "sent"
+        return None
 
     def _paused(self, name: str, ids: list[int], evs: list[dict[str, Any]], exc: TransientDeliveryError,
                 rep: DestinationReport) -> DestinationReport:

@@ -2,8 +2,8 @@
 
 Tests (and ``trialwatch`` pointed at it through ``[discord] api_base``) deliver to it over real
 HTTP instead of mocking our own sender. It validates every payload the way Discord does — content
-length, embed count, per-item and total embed limits, a non-empty message, a JSON or multipart
-body — and answers an invalid one with 400 ``{"code": 50035, "message": "Invalid Form Body",
+length, embed count, per-item and total embed limits, embed URLs (well formed http(s), at most 2048
+characters), a non-empty message, a JSON or multipart body — and answers an invalid one with 400 ``{"code": 50035, "message": "Invalid Form Body",
 "errors": {...}}`` (50006 for an empty message). Accepted messages are recorded with increasing
 snowflake-like ids; ``?wait=true`` returns the message JSON, otherwise 204. Every answer carries
 ``X-RateLimit-*`` headers from a small fixed window, and going over it yields a real 429.
@@ -31,6 +31,7 @@ import argparse
 import email.parser
 import email.policy
 import json
+import re
 import signal
 import sys
 import threading
@@ -92,6 +93,39 @@ def _length(value: Any) -> int:
     return len(str(value).strip()) if value else 0
 
 
+#: Discord's limit on every URL in an embed (url, author.url, icon and image URLs)
+EMBED_URL_MAX = 2048
+_URL_BAD_CHARS = re.compile(r'[\s\x00-\x1f\x7f-\x9f<>"{}|\\^`]')
+
+
+def url_problem(url: Any, *, attachment_ok: bool = False) -> tuple[str, str] | None:
+    """``None`` for a URL Discord takes in an embed; else the ``(code, message)`` of its 50035 answer.
+
+    Like Discord: at most 2048 characters, http or https (``attachment://`` where an image may
+    come from the message's files), a host, a valid port, and nothing a URL cannot hold
+    (whitespace, control characters, ``<``, ``>``, quotes, braces …).
+    """
+    if url is None:
+        return None
+    if not isinstance(url, str):
+        return "STRING_TYPE_CONVERT", "Could not interpret value as string."
+    if len(url) > EMBED_URL_MAX:
+        return "BASE_TYPE_MAX_LENGTH", f"Must be {EMBED_URL_MAX} or fewer in length."
+    if attachment_ok and url.startswith("attachment://") and len(url) > len("attachment://"):
+        return None
+    invalid = "URL_TYPE_INVALID_URL", "Not a well formed URL."
+    if _URL_BAD_CHARS.search(url):
+        return invalid
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        return invalid
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return invalid
+    return None
+
+
 def validate_message(
     payload: dict[str, Any], files: list[str], limits: DiscordLimits = DISCORD
 ) -> tuple[int, dict[str, Any]] | None:
@@ -139,10 +173,17 @@ def validate_message(
         color = embed.get("color")
         if color is not None and (not isinstance(color, int) or not 0 <= color <= 0xFFFFFF):
             errors.add([*at, "color"], "NUMBER_TYPE_MAX", "int value should be less than or equal to 16777215.")
-        for key in ("url",):
-            url = embed.get(key)
-            if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://")) and " " not in url):
-                errors.add([*at, key], "URL_TYPE_INVALID_URL", "Not a well formed URL.")
+        for path, url, attachment_ok in (
+            (["url"], embed.get("url"), False),
+            (["author", "url"], author.get("url"), False),
+            (["author", "icon_url"], author.get("icon_url"), True),
+            (["footer", "icon_url"], footer.get("icon_url"), True),
+            (["image", "url"], (embed.get("image") or {}).get("url"), True),
+            (["thumbnail", "url"], (embed.get("thumbnail") or {}).get("url"), True),
+        ):
+            problem = url_problem(url, attachment_ok=attachment_ok)
+            if problem is not None:
+                errors.add([*at, *path], *problem)
         stamp = embed.get("timestamp")
         if stamp is not None:
             try:
@@ -214,6 +255,7 @@ class DiscordStandIn:
         self._requests: list[dict[str, Any]] = []
         self._script: list[_Scripted] = []
         self._deleted = False
+        self._refuse_marker: str | None = None
         self._last_id = 0
         self._window_start = 0.0
         self._window_count = 0
@@ -281,6 +323,15 @@ class DiscordStandIn:
                 hdrs.setdefault("X-RateLimit-Global", "true")
         with self._lock:
             self._script.append(_Scripted(status, body, hdrs, count, after, delay))
+
+    def refuse_embeds(self, marker: str | None) -> None:
+        """Refuse (400 / 50035) every message with an embed whose JSON contains ``marker`` (None: stop).
+
+        Discord has rules our renderer does not model (and may add more); this stands for any of
+        them, so a test can see what one unacceptable embed does to the events batched with it.
+        """
+        with self._lock:
+            self._refuse_marker = marker
 
     def delete_webhook(self) -> None:
         """From now on every call answers 404 ``{"code": 10015, "message": "Unknown Webhook"}``."""
@@ -391,7 +442,7 @@ class DiscordStandIn:
             error = {"_errors": [{"code": parsed[0], "message": parsed[1]}]}
             return 400, rate, {"code": 50035, "message": "Invalid Form Body", "errors": error}, 0.0
         payload, filenames = parsed
-        problem = validate_message(payload, filenames, self.limits)
+        problem = validate_message(payload, filenames, self.limits) or self._refused(payload)
         if problem is not None:
             return 400, rate, problem[1], 0.0
         message = {
@@ -413,6 +464,17 @@ class DiscordStandIn:
                 fh.write(json.dumps(message, ensure_ascii=False) + "\n")
         wait = (query.get("wait") or ["false"])[0].lower() == "true"
         return (200, rate, message, 0.0) if wait else (204, rate, None, 0.0)
+
+    def _refused(self, payload: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+        """The scripted refusal of :meth:`refuse_embeds`, shaped like Discord's 50035 answer."""
+        marker = self._refuse_marker
+        if marker is None:
+            return None
+        for i, embed in enumerate(payload.get("embeds") or []):
+            if marker in json.dumps(embed, ensure_ascii=False):
+                errors = {"embeds": {str(i): {"_errors": [{"code": "EMBED_INVALID", "message": "Refused."}]}}}
+                return 50035, {"code": 50035, "message": "Invalid Form Body", "errors": errors}
+        return None
 
     # -- the few bot (token) endpoints discord.py needs to log in and post to a channel ----------------
     def _bot_user(self) -> dict[str, Any]:
@@ -452,7 +514,7 @@ class DiscordStandIn:
             error = {"_errors": [{"code": parsed[0], "message": parsed[1]}]}
             return 400, rate, {"code": 50035, "message": "Invalid Form Body", "errors": error}, 0.0
         payload, filenames = parsed
-        problem = validate_message(payload, filenames, self.limits)
+        problem = validate_message(payload, filenames, self.limits) or self._refused(payload)
         if problem is not None:
             return 400, rate, problem[1], 0.0
         nonce = payload.get("nonce")
