@@ -287,3 +287,47 @@ def test_fuzz_cut_feeds_never_invent_an_entry() -> None:
             d = diff("entry", whole, result)
             invented = [e for e in d.events if e["kind"] == "new_entry"]
             assert invented == [] or not damaged.startswith(feed[: len(damaged)]), invented
+
+
+@pytest.mark.parametrize("engine", ["xf2", "xf1"])
+def test_a_cut_thread_page_fails_the_check_and_its_restoration_is_no_news(engine: str, tmp_path, capsys) -> None:
+    """End to end: the cut page is a failed check that saves nothing; the whole page again is no event."""
+    import textwrap
+
+    from bot.cli import main
+    from bot.demo.replay import Reply, ReplayServer
+    from bot.demo.world.xenforo import World
+
+    with ReplayServer() as server:
+        world = World(server)
+        thread = world.thread("A thread read while the network cuts pages", 30, engine=engine)
+        world.publish()
+        cfg = tmp_path / "trialwatch.toml"
+        cfg.write_text(textwrap.dedent(f"""
+            [database]
+            path = "{tmp_path / 'tw.db'}"
+            [http]
+            per_host_rps = 0
+            max_retries = 0
+            [notify]
+            console = false
+            [[watch]]
+            id = "t"
+            kind = "xenforo_thread"
+            url = "{world.url(thread)}"
+        """))
+        assert main(["--config", str(cfg), "-q", "check"]) == 0  # baseline
+        capsys.readouterr()
+        last = thread.last_page
+        whole = thread.render(last, world.root).encode()
+        server.route("GET", thread.path(last), Reply(body=_cut_inside_the_posts(whole),
+                                                     content_type="text/html; charset=utf-8"))
+        assert main(["--config", str(cfg), "-q", "check", "--json"]) == 3
+        assert capsys.readouterr().out == ""
+        world.publish()  # the whole page again
+        assert main(["--config", str(cfg), "-q", "check", "--json"]) == 0
+        assert capsys.readouterr().out == ""
+        import sqlite3
+
+        con = sqlite3.connect(tmp_path / "tw.db")
+        assert con.execute("SELECT count(*) FROM items WHERE watch_id = 't' AND present = 0").fetchone()[0] == 0
