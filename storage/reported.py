@@ -36,6 +36,7 @@ reported by two watches checked at once are one event.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,8 @@ from typing import Any
 from scrapers.records import Item, WatchSpec
 from scrapers.signals import find_signals
 from storage.diff import Change, DiffResult, event_id, make_event
+
+log = logging.getLogger("trialwatch.reported")
 
 FIGURES = ("enrolled", "target", "completed")
 HISTORY_FIELD = "reported_enrollment"
@@ -233,7 +236,13 @@ def enrollment_reports(
         text = text_of(item_kind, item.fields)
         if not text:
             continue
-        signals = find_signals(text)
+        try:
+            signals = find_signals(text)
+        except Exception:  # noqa: BLE001 - one hostile post must never stop a watch for good
+            # The item is stored and announced by the diff as usual; only its signals are lost.
+            log.warning("could not read the text of %s for figures; it is announced without them", item.key,
+                        exc_info=True)
+            continue
         if not any(s.get("kind") == "enrollment" for s in signals):
             continue
         ids = [s["id"] for s in signals if s.get("kind") == "trial_id"]

@@ -180,3 +180,13 @@ def test_long_words_and_number_words() -> None:
                                   "𝟑𝟖 of 𝟔𝟔 patients enrolled", "38\u200b of 66 enrolled"])
 def test_odd_inputs_never_raise(text: str) -> None:
     assert isinstance(find_signals(text), list)
+
+
+@pytest.mark.parametrize("unit", ["8 places left of 66, ", "Soll 66, Ist 48 ", "ResetME 5 patients enrolled ",
+                                  "Wenn es gelingt, 66 Patienten einzuschließen, ", "62 schlossen ", "(a) ",
+                                  "BC007 trial ", "If 5 patients enrol, ", "Enrolled: 5 "])
+def test_repeated_phrases_are_read_without_error(unit: str) -> None:
+    # each of these once took time quadratic in the number of repeats (a cue or a name compared with every
+    # count); their speed is measured by bench/signals_hostile.py (run by hand), never by a timed test
+    text = unit * 6000 + " 38 of 66 patients have been enrolled."
+    assert isinstance(find_signals(text), list)

@@ -269,3 +269,53 @@ def test_split_sentences() -> None:
         "Top Bottom",
         "A sentence wrapped across two lines.",
     ]
+
+
+# --- kinds of phrasing the blind set showed (one sentence per kind, in words the blind set does not use) ------
+
+
+@pytest.mark.parametrize(("sentence", "lang", "expected"), [
+    # a target and an actual figure as bare labels ("Soll/Ist") or a goal in brackets
+    ("Stand Juni: Soll 90, Ist 51.", "de", (51, 90, None, False)),
+    ("Inkludert: 40 (mål: 90)", "no", (40, 90, None, False)),
+    # places still free are no count; the other number is the target
+    ("Only 4 slots remain out of 90, and 86 participants have been randomised.", "en", (86, 90, None, False)),
+    # a shortfall "more needed to reach N": N is the target
+    ("83 are enrolled, with 7 more needed to reach the full 90.", "en", (83, 90, None, False)),
+    # "out of N included": N is a count when its own cue follows it
+    ("Five have finished the treatment phase, out of 21 randomised so far.", "en", (21, None, 5, False)),
+    # separable German verbs
+    ("Bisher wurden 70 Patienten randomisiert; 31 schlossen die Behandlung ab.", "de", (70, None, 31, False)),
+    # a goal reached: enrolled = target, recruitment complete
+    ("Das Rekrutierungsziel von 90 Teilnehmenden ist jetzt erreicht.", "de", (90, 90, None, True)),
+    # a study designed for N
+    ("Het onderzoek is opgezet voor 90 patiënten.", "nl", (None, 90, None, False)),
+    # a parenthesis with no count does not cut the clause
+    ("71 of 90 (79 %) have now been included.", "en", (71, 90, None, False)),
+    # "X of Y places filled" is not "all places filled"
+    ("Femti av nitti plasser er fylt.", "no", (50, 90, None, False)),
+    # recruitment complete with the study named in between
+    ("De inclusie voor het ResetME-onderzoek is gesloten.", "nl", (None, None, None, True)),
+])
+def test_blind_kinds(sentence: str, lang: str, expected: tuple[Any, ...]) -> None:
+    (signal,) = [s for s in find_signals(sentence) if s["kind"] == "enrollment"]
+    got = (signal["enrolled"], signal["target"], signal["completed"], bool(signal.get("recruitment_complete")))
+    assert (got, signal["lang"]) == (expected, lang)
+
+
+@pytest.mark.parametrize("sentence", [
+    "Roughly 4 million people in Europe are thought to live with ME/CFS.",
+    "Wenn es klappt, bis Dezember 90 Patienten zu randomisieren, beginnt 2027 die Auswertung.",
+    "Es gibt nur noch 3 freie Plätze für den Vortrag.",
+])
+def test_blind_kind_traps(sentence: str) -> None:
+    assert [s for s in find_signals(sentence) if s["kind"] == "enrollment"] == []
+
+
+@pytest.mark.parametrize(("sentence", "name"), [
+    ("The Swedish KX099 trial plans to recruit 120 patients.", "KX099"),
+    ("AB1010 enrolled 30 patients with long COVID.", "AB1010"),
+])
+def test_letters_and_digits_name_a_trial(sentence: str, name: str) -> None:
+    (signal,) = [s for s in find_signals(sentence) if s["kind"] == "enrollment"]
+    assert signal["trial_ref"] == name

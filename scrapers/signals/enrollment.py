@@ -45,20 +45,39 @@ _REGISTRY_FIELD = re.compile(r"^\s*planned number of participants\s*:", re.I)
 ROLES = ("enrolled", "target", "completed")
 
 
-def _unit_ref(reading: Reading, clause: int, first: int, names: list[Name], main: Name | None) -> str | None:
+def _unit_ref(reading: Reading, clause: int, first: int, names: list[Name], main: Name | None,
+              by_clause: dict[int, list[Name]], follows: dict[int, Name | None]) -> str | None:
     """The trial a unit's figures belong to: named in its clause, else the one a relative clause follows,
     else the sentence's main trial."""
-    own = [n for n in names if n.index < len(reading.clause_of) and reading.clause_of[n.index] == clause]
+    own = by_clause.get(clause)
     if own:
-        return min(own, key=lambda n: abs(n.index - first)).text
-    start = reading.clause_start(clause)
-    while start < len(reading.tokens) and reading.tokens[start].kind == "punct":
-        start += 1
-    if start < len(reading.tokens) and reading.tokens[start].low in lx.RELATIVE:
-        before = [n for n in names if n.index < start]
-        if before:
-            return before[-1].text
+        k = _count_before(own, first)  # the nearest name on either side of the count (ties: the one before)
+        near = [n for n in own[max(0, k - 1): k + 1]]
+        return min(near, key=lambda n: abs(n.index - first)).text
+    if clause not in follows:
+        follows[clause] = None
+        start = reading.clause_start(clause)
+        while start < len(reading.tokens) and reading.tokens[start].kind == "punct":
+            start += 1
+        if start < len(reading.tokens) and reading.tokens[start].low in lx.RELATIVE:
+            k = _count_before(names, start)
+            follows[clause] = names[k - 1] if k else None
+    followed = follows[clause]
+    if followed is not None:
+        return followed.text
     return main.text if main else None
+
+
+def _count_before(names: list[Name], start: int) -> int:
+    """How many names (in order) come before token ``start``: a binary search, no list built per count."""
+    lo, hi = 0, len(names)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if names[mid].index < start:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 def enrollment_signal(sentence: str, lang: str) -> dict[str, Any] | None:
@@ -72,7 +91,12 @@ def enrollment_signal(sentence: str, lang: str) -> dict[str, Any] | None:
         if reading.found:
             names = trial_names(reading.tokens, sentence)
             main = primary(names)
-            refs = [_unit_ref(reading, u.clause, u.first, names, main) for u, _ in reading.found]
+            by_clause: dict[int, list[Name]] = {}
+            for n in names:
+                if n.index < len(reading.clause_of):
+                    by_clause.setdefault(reading.clause_of[n.index], []).append(n)
+            follows: dict[int, Name | None] = {}
+            refs = [_unit_ref(reading, u.clause, u.first, names, main, by_clause, follows) for u, _ in reading.found]
             ref = main.text if main and main.text in refs else refs[0]
             for (unit, roles), unit_ref in zip(reading.found, refs):
                 if unit_ref != ref:
@@ -80,6 +104,10 @@ def enrollment_signal(sentence: str, lang: str) -> dict[str, Any] | None:
                 for key, value in roles.items():
                     figures.setdefault(key, value)
     complete = bool(figures.pop("complete", None)) or recruitment_complete(sentence, lang)
+    enrolled, target = figures.get("enrolled"), figures.get("target")
+    if complete and enrolled is not None and target is not None and enrolled < target and not recruitment_complete(
+            sentence, lang, places=False):
+        complete = False  # "Trettifire av sekstiseks plasser er fylt": the filled places are some of them
     if not figures and not complete:
         return None
     signal: dict[str, Any] = {"kind": "enrollment"}

@@ -18,6 +18,10 @@ The kinds:
 - ``MODAL`` (will, skal, sollen, zullen ...): turns an enrolled cue in the clause into a target
 - ``INCREMENT`` (more, new, another, nye, weitere, nieuwe ...): "four more this month" is not a total
 - ``TOTAL`` (in total, totalt, insgesamt, in totaal): the number is a running total
+- ``LEFT`` (left, remaining, igjen, ledige, frei, übrig, vrij, over): next to a places word the number is the
+  places still free ("only 8 places left of 66"), not a count; the other number is the target
+- ``REACHED`` (reached, hit, nådd, erreicht, bereikt, gehaald): "the goal of 66 was reached" gives enrolled =
+  target = 66 and recruitment complete
 """
 
 from __future__ import annotations
@@ -43,6 +47,10 @@ MODAL: Final = "modal"
 INCREMENT: Final = "increment"
 TOTAL: Final = "total"
 ALL: Final = "all"
+#: "left", "igjen", "frei", "vrij": with a places word, the number is what is still free, not a count
+LEFT: Final = "left"
+#: "reached", "nådde", "erreicht", "bereikt": with a target word, the target has been reached
+REACHED: Final = "reached"
 
 #: (kind, pattern over one lower-case token) per language; the first match wins
 _WORD_CUES: dict[str, list[tuple[str, str]]] = {
@@ -51,21 +59,24 @@ _WORD_CUES: dict[str, list[tuple[str, str]]] = {
                r"|dropouts?|discontinu\w*|excluded|died|deaths?|screen(?:ed|ing)?|waiting|waitlist\w*|asked"
                r"|appl(?:ied|y|ications?)|interest(?:ed)?|contacted|enquir\w*|inquir\w*|questionnaires?|surveys?"
                r"|polls?|petition|felt|feel|crash(?:es)?|eligibility|reactions|diagnos\w*|ineligible|lottery|effects|dropped|signed|ask|asking|relapsed|cells?|count|nk|threshold|microlit\w*|scor\w*|scales?"
-               r"|not|no|never|none|nobody|if|once|until|unless|whether|when|whenever|cannot|\w+n[’']t|yet|would"),
+               r"|not|no|never|none|nobody|if|once|until|unless|whether|when|whenever|cannot|\w+n[’']t|yet|would|could"
+               r"|worldwide|globally|nationwide|prevalence|suffer\w*"),
         (ENROL, r"enrol{1,2}ed|recruited|randomi[sz]ed|enlisted|joined|participating|participated|underwent|actual"
                 r"|involved"),
         (ENROL_PLAN, r"enrol{1,2}s?|recruit(?:s|ing)?|randomi[sz]e|include|reach|enrol{1,2}ing"),
         (SIZE, r"involv(?:e|es|ing)|includ(?:es|ing)"),
         (ENROL, r"included"),
         (ENROL_NOUN, r"enrol{1,2}ments?|recruitment|randomi[sz]ation"),
-        (TARGET_ADJ, r"planned|intended|targeted|required|needed|anticipated|estimated"),
+        (REACHED, r"reached|achieved|attained|met|hit"),
+        (TARGET_ADJ, r"planned|intended|targeted|required|needed|anticipated|estimated|powered"),
         (TARGET_VERB, r"aims?|aiming|plans?|intends?|want(?:s|ed)?|hop(?:e|es|ing)|needs?|seeks?|designed"),
         (TARGET, r"target|goal|sample|capacity"),
         (COMPLETE, r"completed|completing|complete|finished|finishing|done"),
         (FULL, r"filled|full|fully|taken"),
-        (PLACES, r"places|slots|spots|places"),
-        (PROGRESS, r"far|date|now|already"),
-        (MODAL, r"will|shall|ll|expected|expects|going|set"),
+        (PLACES, r"places|slots|spots|seats"),
+        (LEFT, r"left|remaining|remain|free|open|available|vacant"),
+        (PROGRESS, r"far|date|now|already|started|began|begun|counter|tally"),
+        (MODAL, r"will|shall|should|ll|expected|expects|going|set"),
         (INCREMENT, r"more|new|another|additional|further|extra"),
         (TOTAL, r"total|overall|altogether|cumulative"),
         (ALL, r"all|every|each"),
@@ -74,18 +85,23 @@ _WORD_CUES: dict[str, list[tuple[str, str]]] = {
         (VETO, r"respond\w*|bedring|bedre|forbedr\w*|effekt\w*|bivirkning\w*|tilbakefall\w*|trakk|avbrøt|avbrutt"
                r"|ekskluder\w*|døde|dødsfall|screen\w*|venteliste\w*|spurt|søkt|søknad\w*|meldt|interesse\w*"
                r"|henvend\w*|kontakt\w*|spørreskjema\w*|spørreundersøk\w*|svarte|signert|opprop\w*|diagnos\w*"
-               r"|følte|opplevde|ikke|ingen|aldri|hvis|dersom|når|uten|nk|celle\w*|poeng|skår\w*|skala"),
+               r"|følte|opplevde|ikke|ingen|aldri|hvis|dersom|når|uten|nk|celle\w*|poeng|skår\w*|skala"
+               r"|verdensbasis|lider"),
         (ENROL, r"inkludert|inkluderte|rekruttert|rekrutterte|randomisert|randomiserte|innrullert|deltar|deltok"
                 r"|deltatt|faktisk"),
         (ENROL_PLAN, r"inkludere|inkluderes|rekruttere|rekrutteres|randomisere|randomiseres"),
+        (ENROL_NOUN, r"rekruttering(?:en)?|inklusjon(?:en)?|randomisering(?:en)?"),
+        (REACHED, r"nådd|nådde|oppnådd|oppnådde"),
+        (TARGET, r"rekrutteringsmål\w*|inklusjonsmål\w*"),
         (ENROL_NOUN, r"rekruttering\w*|inklusjon\w*|randomisering\w*"),
-        (TARGET_ADJ, r"planlagte|planlagt|ønskede|nødvendige"),
+        (TARGET_ADJ, r"planlagte|planlagt|ønskede|nødvendige|dimensjonert"),
         (TARGET_VERB, r"planlegger|ønsker|håper|trenger"),
         (TARGET, r"mål|målet|sikte|utvalgsstørrelse\w*|utvalget"),
         (COMPLETE, r"fullført|fullførte|gjennomført|gjennomførte|ferdig|ferdige|avsluttet"),
         (FULL, r"fylt|fulltegnet|full|fulle|tatt|besatt"),
         (PLACES, r"plasser|plassene|plass"),
-        (PROGRESS, r"hittil|foreløpig|nå|langt"),
+        (LEFT, r"igjen|ledige|ledig|gjenstår|resterende|åpne|frie"),
+        (PROGRESS, r"hittil|foreløpig|nå|langt|startet|begynt|begynte|teller|telleren"),
         (MODAL, r"skal|vil|kommer|planlagt"),
         (INCREMENT, r"nye|ny|ytterligere|flere"),
         (TOTAL, r"totalt|sammen|alt"),
@@ -96,21 +112,27 @@ _WORD_CUES: dict[str, list[tuple[str, str]]] = {
                r"|abgebrochen|brachen|schieden|ausgeschieden|ausgeschlossen|gestorben|verstorben|screen\w*"
                r"|gescreent|warteliste\w*|gefragt|beworben|bewerb\w*|angemeldet|interesse\w*|anfrage\w*|kontakt\w*"
                r"|fragebogen|fragebögen|umfrage\w*|online|diagnos\w*|nicht|kein|keine|keinen|keiner|nie|niemals"
-               r"|wenn|falls|sobald|ob|sofern|erst|würde|würden|krank|nk|zelle\w*|mikroliter|punkte\w*|skala|score"),
+               r"|wenn|falls|sobald|ob|sofern|erst|würde|würden|könnte|könnten|krank|nk|zelle\w*|mikroliter|punkte\w*|skala|score"
+               r"|weltweit|bundesweit|erkrankt|leiden|prävalenz"),
         (ENROL, r"eingeschlossen\w*|randomisiert\w*|rekrutiert\w*|aufgenommen|eingeschrieben|inkludiert\w*"
                 r"|teilgenommen|dabei|tatsächlich\w*"),
         (ENROL_PLAN, r"einschließen|einzuschließen|einschliessen|rekrutieren|randomisieren|aufnehmen|aufzunehmen"
                      r"|teilnehmen|erreichen"),
+        (REACHED, r"erreicht|erreichte|erreichten"),
+        (TARGET, r"rekrutierungsziel\w*|einschlussziel\w*"),
         (ENROL_NOUN, r"rekrutierung\w*|einschluss\w*|randomisierung\w*"),
-        (TARGET_ADJ, r"geplant\w*|angestrebt\w*|vorgesehen\w*|benötigt\w*|beabsichtigt\w*|erforderlich\w*"),
+        (TARGET_ADJ, r"geplant\w*|angestrebt\w*|vorgesehen\w*|benötigt\w*|beabsichtigt\w*|erforderlich\w*"
+                     r"|ausgelegt|konzipiert"),
         (TARGET_VERB, r"möchten|möchte|wollen|plan\w*"),
         (TARGET, r"ziel\w*|fallzahl\w*|stichprobe\w*|teilnehmerzahl"),
-        (COMPLETE, r"abgeschlossen|beendet|absolviert|durchlaufen|fertig"),
+        (COMPLETE, r"abgeschlossen\w*|beendet|absolviert|durchlaufen|fertig"),
         (FULL, r"besetzt|vergeben|voll|ausgebucht|belegt"),
         (PLACES, r"plätze|studienplätze|platz"),
-        (PROGRESS, r"bisher|bislang|inzwischen|mittlerweile|derzeit|aktuell|jetzt|bereits|heute"),
+        (LEFT, r"frei|freie|freien|übrig|verbleibende\w*|offen|offene|verfügbar\w*"),
+        (PROGRESS, r"bisher|bislang|inzwischen|mittlerweile|derzeit|aktuell|jetzt|bereits|heute|begonnen|gestartet"
+                   r"|zähler|zählerstand"),
         (MODAL, r"soll|sollen|werden|wird|will"),
-        (INCREMENT, r"weitere|weiteren|neue|neuen|zusätzliche\w*|hinzu"),
+        (INCREMENT, r"weitere|weiteren|neue|neuen|zusätzliche\w*|hinzu|dazu"),
         (TOTAL, r"insgesamt|gesamt"),
         (ALL, r"alle|sämtliche|jeder|jede"),
     ],
@@ -118,18 +140,22 @@ _WORD_CUES: dict[str, list[tuple[str, str]]] = {
         (VETO, r"reageer\w*|reageerden|respons\w*|beter|verbeter\w*|bijwerking\w*|terugval\w*|stopten|gestopt"
                r"|uitgevallen|vielen|uitval|uitgesloten|overleden|screen\w*|gescreend|wachtlijst\w*|gevraagd"
                r"|aangemeld|aanmeld\w*|interesse|belangstelling|contact\w*|vragenlijst\w*|enquête\w*|online"
-               r"|klacht\w*|diagnose\w*|voelden|niet|geen|nooit|als|indien|zodra|tenzij|wanneer|zou|zouden|ziek|nk|cellen|microliter|punten|schaal|score"),
+               r"|klacht\w*|diagnose\w*|voelden|niet|geen|nooit|als|indien|zodra|tenzij|wanneer|zou|zouden|ziek|nk|cellen|microliter|punten|schaal|score"
+               r"|wereldwijd|landelijk|lijden|prevalentie"),
         (ENROL, r"ge[iï]ncludeerd\w*|ingesloten|gerekruteerd|geworven|gerandomiseerd\w*|opgenomen|ingeschreven"
                 r"|randomiseerde|includeerde|deelgenomen|binnen|daadwerkelijk\w*"),
         (ENROL_PLAN, r"includeren|werven|randomiseren|rekruteren|insluiten|bereiken"),
+        (REACHED, r"bereikt|gehaald|behaald"),
+        (TARGET, r"inclusiedoel\w*|wervingsdoel\w*|streef\w*"),
         (ENROL_NOUN, r"inclusie\w*|werving|rekrutering|randomisatie"),
-        (TARGET_ADJ, r"beoogde|beoogd|geplande|gepland|benodigde|vereiste"),
+        (TARGET_ADJ, r"beoogde|beoogd|geplande|gepland|benodigde|vereiste|opgezet|ontworpen"),
         (TARGET_VERB, r"streeft|streven|nodig|willen|wil"),
         (TARGET, r"doel\w*|beoogt|bedoeling|steekproef\w*"),
-        (COMPLETE, r"afgerond|voltooid|doorlopen|beëindigd|klaar"),
+        (COMPLETE, r"afgerond|voltooid|voltooiden|doorlopen|beëindigd|klaar"),
         (FULL, r"bezet|vergeven|gevuld|vol"),
         (PLACES, r"plaatsen|plekken|plaats"),
-        (PROGRESS, r"inmiddels|momenteel|nu|reeds|al"),
+        (LEFT, r"vrij|over|open|resterende|beschikbaar"),
+        (PROGRESS, r"inmiddels|momenteel|nu|reeds|al|gestart|begonnen|teller|tellerstand"),
         (MODAL, r"zal|zullen|moet|moeten|worden|wordt|gaat|gaan"),
         (INCREMENT, r"nieuwe|extra|bij"),
         (TOTAL, r"totaal"),
@@ -172,6 +198,19 @@ RELATIVE = frozenset("which who that whom som der die das welche welcher dat wie
 COMPARISON = frozenset("""unlike like than compared versus vs earlier previous prior former motsetning
 sammenlignet tidligere forrige anders als gegensatz verglichen früheren vorherigen tegenstelling
 vergeleken eerdere vorige""".split())
+#: words that open a condition; a clause that continues one gives no figure either (:mod:`.roles`)
+CONDITIONALS: dict[str, frozenset[str]] = {
+    "en": frozenset("if once unless whenever".split()), "no": frozenset("hvis dersom når om".split()),
+    "de": frozenset("wenn falls sobald sofern".split()), "nl": frozenset("als indien zodra tenzij wanneer".split()),
+}
+#: an inverted condition opening the sentence: "Should funding be extended, ...", "Sollten weitere Mittel ..."
+INVERTED_CONDITIONALS = frozenset("should sollte sollten mocht mochten skulle".split())
+#: "still"/"more" before a count and "needed"/"missing" near it: a shortfall ("nog 18 deelnemers nodig")
+STILL = frozenset("still more another nog noch fortsatt ennå".split())
+NEEDED = frozenset("needed need required missing nodig trenger mangler gjenstår fehlen fehlt benötigt".split())
+#: a follow-up visit or period: "had the week-24 visit", "hadde kontrollen", "het bezoek gehad"
+FOLLOW_UP = frozenset("""follow followup visit visits oppfølging oppfølgingen oppfølgingsperioden kontroll kontrollen
+nachbeobachtung visite nachuntersuchung kontrolle kontrolltermin bezoek controle nacontrole""".split())
 #: words for a trial, after which a name is a trial's name ("the PACE trial", "ResetME-studien")
 TRIAL_WORDS = frozenset("""trial trials study pilot studien studie studiens pilotstudien forsøket study's
 kohort studiet studien's""".split())

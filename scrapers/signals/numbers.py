@@ -11,7 +11,7 @@ a count and never reaches ``int()`` (Python refuses to convert more than 4,300 d
 pattern would make hostile input raise). Every scan is one pass over the tokens.
 
 What is *not* a count is decided here too, from the number's own shape and its neighbours: decimals,
-percentages, units (mg, weeks, years ...), ranges and compounds glued with a hyphen ("8-week",
+percentages, units (mg, weeks, years ...), populations ("17 million", "17 Millionen", "17 miljoen"), ranges and compounds glued with a hyphen ("8-week",
 "SF-36", "18-65"), dates and years, clock times, ratios ("1:1"), ordinals ("12. mars", "50th"),
 and indices ("phase 2", "week 12", "patient number 14").
 """
@@ -73,6 +73,8 @@ views members messages sider side svar innlegg medlemmer seiten seite beiträge 
 pagina pagina's berichten reacties leden x times sites site arms arm injections infusions doses
 injeksjoner infusjoner injektionen infusionen injecties infusies fragen vragen spørsmål questions names
 others mal grad grader degrees kilo injection infusion dose item items tablet tablets pill pills capsules
+million millions billion billions mio mill millioner million milliard milliarder millionen milliarde milliarden
+miljoen miljoenen miljard miljarden
 """.split())
 #: before a count: an index, a stage or a label, not a number of people
 INDEX_WORDS = frozenset("""

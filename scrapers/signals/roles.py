@@ -25,17 +25,18 @@ when X is completed, Y gets no role ("17 of the 38 patients completed follow-up"
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from scrapers.signals import lexicon as lx
-from scrapers.signals.numbers import PEOPLE, Count, find_counts
+from scrapers.signals.numbers import PEOPLE, Count, find_counts, word_value
 from scrapers.signals.tokens import Token, glued, tokenize
 
 Figures = dict[str, int]
 
 _ACHIEVED = (lx.ENROL, lx.ENROL_NOUN, lx.COMPLETE, lx.SIZE, lx.IN, lx.PROGRESS, lx.ENROL_PLAN, lx.FULL)
 _TARGETS = (lx.TARGET, lx.TARGET_ADJ, lx.TARGET_VERB, lx.PLACES)
-_ATTACHING = frozenset(_ACHIEVED + _TARGETS)
+_ATTACHING = frozenset(_ACHIEVED + _TARGETS + (lx.REACHED,))
 #: weak cues only count when the sentence is about enrollment at all
 _WEAK = frozenset({lx.PROGRESS, lx.IN})
 _DOMAIN = frozenset({lx.ENROL, lx.ENROL_PLAN, lx.ENROL_NOUN, lx.TARGET, lx.TARGET_ADJ, lx.TARGET_VERB, lx.SIZE,
@@ -49,6 +50,12 @@ _BOUNDARY_MARKS = frozenset({",", ";", ":", "—", "–", "•", "|", "[", "]", 
 _NEHMEN = frozenset("nehmen nimmt nahmen nahm genommen".split())
 _DOEN = frozenset("doen doet deden deed gedaan".split())
 _NEMEN = frozenset("nemen neemt namen nam genomen".split())
+#: German separable verbs: "62 schlossen die Nachbeobachtung ab" (completed), "schloss 40 Patienten ein" (enrolled)
+_SCHLIESSEN = frozenset("schloss schlossen schließen schließt schliessen schliesst".split())
+_SEPARABLE = {"ab": lx.COMPLETE, "ein": lx.ENROL}
+#: "had the week-24 visit", "hadde kontrollen", "het bezoek gehad": a visit had is a visit completed
+_HAD = {"en": frozenset({"had"}), "no": frozenset({"hatt", "hadde"}), "de": frozenset({"gehabt", "hatten"}),
+        "nl": frozenset({"gehad"})}
 
 
 @dataclass
@@ -74,6 +81,12 @@ def _cues(tokens: list[Token], lang: str) -> list[str | None]:
         if lang == "en":
             if low == "part" and prev in {"take", "takes", "took", "taking", "taken"}:
                 kinds[i] = lx.ENROL
+            elif low == "soon" and prev == "as" and nxt == "as":
+                kinds[i] = lx.VETO  # "as soon as 70 are randomised": a condition
+            elif low == "board" and prev == "on":
+                kinds[i] = lx.ENROL  # "has 35 on board"
+            elif low == "full" and i + 1 < n and (tokens[i + 1].is_num or word_value(nxt, lang) is not None):
+                kinds[i] = lx.TARGET_ADJ  # "to reach the full 66": the whole
             elif low == "size" and prev == "sample":
                 kinds[i] = lx.TARGET
             elif low == "up" and nxt == "to":
@@ -87,7 +100,18 @@ def _cues(tokens: list[Token], lang: str) -> list[str | None]:
             elif low == "far" and prev != "so":
                 kinds[i] = None
         elif lang == "no":
-            if low == "med" and not (i + 1 < n and tokens[i + 1].is_num) and (nxt in {"i", "", "nå"} or prev in {"er", "nå", "blitt", "være"}
+            if low == "med" and prev in {"fått", "fikk", "får", "få"}:
+                kinds[i] = lx.ENROL  # "de har fått med 61 av de 66"
+            elif low == "inn" and prev in {"tatt", "tas", "tatt"}:
+                kinds[i] = lx.ENROL  # "55 pasienter er tatt inn"
+                kinds[i - 1] = None
+            elif low == "om" and (i == 0 or tokens[i - 1].text in {",", ";", ":", "(", "—", "–"}):
+                kinds[i] = lx.VETO  # "Om de får inkludert 70 ...": "om" opening a clause is "if"
+            elif low in {"inkludert", "randomisert", "rekruttert"} and prev in {"får", "få"}:
+                kinds[i] = lx.ENROL_PLAN  # "får inkludert 70": still to come
+            elif low == "gjennom" and prev in {"vært", "gått", "kommet"}:
+                kinds[i] = lx.COMPLETE  # "51 har vært gjennom kontrollen"
+            elif low == "med" and not (i + 1 < n and tokens[i + 1].is_num) and (nxt in {"i", "", "nå"} or prev in {"er", "nå", "blitt", "være"}
                                  or (i > 1 and lows[i - 2] in {"er", "nå"})):
                 kinds[i] = lx.ENROL
             elif low == "plass" and prev in {"fått", "fikk", "får"}:
@@ -101,6 +125,12 @@ def _cues(tokens: list[Token], lang: str) -> list[str | None]:
         elif lang == "de":
             if low == "teil" and any(w in _NEHMEN for w in lows[max(0, i - 8): i]):
                 kinds[i] = lx.ENROL
+            elif tokens[i].text in {"Soll", "Ist"} and i + 1 < n and (tokens[i + 1].is_num or nxt == ":"):
+                kinds[i] = lx.TARGET if low == "soll" else lx.ENROL  # "Soll 66, Ist 48", "(Soll: 66)"
+            elif low in _SCHLIESSEN:
+                kinds[i] = _separable(tokens, i)
+            elif low == "sich" and prev == "hinter":
+                kinds[i] = lx.COMPLETE  # "50 haben die Visite hinter sich"
             elif low == "zu" and prev == "bis":
                 kinds[i] = lx.TARGET
             elif low == "in" and nxt in {"der", "die"} and i + 2 < n and lows[i + 2] in {"studie", "pilotstudie"}:
@@ -116,6 +146,12 @@ def _cues(tokens: list[Token], lang: str) -> list[str | None]:
                 kinds[i] = lx.PROGRESS
             elif low in {"in", "aan"} and nxt in {"de", "het"} and i + 2 < n and lows[i + 2] in lx.STUDY_NOUNS:
                 kinds[i] = lx.IN
+            elif low == "rug" and prev == "de" and i > 1 and lows[i - 2] == "achter":
+                kinds[i] = lx.COMPLETE  # "de follow-up achter de rug"
+        if kinds[i] == lx.REACHED and prev in {"to", "å", "zu", "te", "om"}:
+            kinds[i] = lx.ENROL_PLAN  # "to hit the full 90": a plan, not a target reached
+        if low in _HAD.get(lang, ()) and any(w in lx.FOLLOW_UP for w in lows[max(0, i - 6): i + 7]):
+            kinds[i] = lx.COMPLETE  # "49 hebben het bezoek in week 24 gehad"
         if low in lx.WITH[lang] and prev in lx.STUDY_NOUNS:
             kinds[i] = lx.SIZE  # "a pilot study with 6 participants", "studien med 50 pasienter"
         elif low in {"ha", "have", "haben", "hebben"} and prev in {"skal", "vil", "will", "soll", "sollen", "zal", "moet"}:
@@ -131,6 +167,17 @@ def _cues(tokens: list[Token], lang: str) -> list[str | None]:
     return kinds
 
 
+def _separable(tokens: list[Token], i: int) -> str | None:
+    """"schlossen ... ab" (completed) or "schloss ... ein" (enrolled): the particle closes the clause."""
+    for j in range(i + 1, min(len(tokens), i + 12)):
+        t = tokens[j]
+        if t.kind == "punct" and t.text != "-":
+            break
+        if t.low in _SEPARABLE and (j + 1 == len(tokens) or tokens[j + 1].kind == "punct"):
+            return _SEPARABLE[t.low]
+    return None
+
+
 def _in_is_a_cue(lows: list[str], i: int) -> bool:
     """English "in" after a count: "61 are now in", "70 in / 80", "22 participants are in so far"."""
     nxt = lows[i + 1] if i + 1 < len(lows) else ""
@@ -139,8 +186,9 @@ def _in_is_a_cue(lows: list[str], i: int) -> bool:
     return nxt == "the" and i + 2 < len(lows) and lows[i + 2] in lx.STUDY_NOUNS
 
 
-def _clauses(tokens: list[Token], kinds: list[str | None], counts: list[Count], lang: str) -> tuple[list[int], set[int]]:
-    """The clause number of every token, and the clauses that end in a colon (labels)."""
+def _clauses(tokens: list[Token], kinds: list[str | None], counts: list[Count], lang: str
+             ) -> tuple[list[int], dict[int, int]]:
+    """The clause number of every token, and for each clause after a colon, the clause of its label."""
     in_count = [False] * len(tokens)
     count_starts: set[int] = set()
     for c in counts:
@@ -158,13 +206,40 @@ def _clauses(tokens: list[Token], kinds: list[str | None], counts: list[Count], 
         elif open_at is not None and j in count_starts:
             opens_clause.add(open_at)
             open_at = None
+    # a parenthesis with no count is an aside: a clause of its own, after which the clause around it goes on
+    # ("60 of 66 (91 %) are now randomised"; "(CFRD-No FH)" does not veto the clause it sits in)
+    quiet_open: set[int] = set()
+    quiet_close: set[int] = set()
+    stack: list[int] = []
+    for j, t in enumerate(tokens):
+        if t.text == "(":
+            stack.append(j)
+        elif t.text == ")" and stack:
+            opened = stack.pop()
+            if opened not in opens_clause:
+                quiet_open.add(opened)
+                quiet_close.add(j)
     clause_of: list[int] = []
-    labels: set[int] = set()
+    labels: dict[int, int] = {}
     clause = 0
+    next_id = 1
+    around: list[int] = []
+    resume: int | None = None
     conj = lx.CONJUNCTIONS[lang]
     withs = lx.WITH[lang]
     clause_has_count = False
     for j, t in enumerate(tokens):
+        if resume is not None:
+            clause, resume = resume, None
+        if j in quiet_open:
+            around.append(clause)
+            clause, next_id = next_id, next_id + 1
+            clause_of.append(clause)
+            continue
+        if j in quiet_close:
+            clause_of.append(clause)
+            resume = around.pop() if around else clause
+            continue
         cut = False
         if not in_count[j]:
             if t.kind == "punct":
@@ -180,12 +255,38 @@ def _clauses(tokens: list[Token], kinds: list[str | None], counts: list[Count], 
                 cut = True
         if cut:
             if t.text == ":":
-                labels.add(clause)
-            clause += 1
+                labels[next_id] = clause
+            clause, next_id = next_id, next_id + 1
             clause_has_count = False
         clause_has_count = clause_has_count or j in count_starts
         clause_of.append(clause)
     return clause_of, labels
+
+
+def _conditional_tails(tokens: list[Token], kinds: list[str | None], clause_of: list[int], lang: str) -> set[int]:
+    """Clauses that continue a condition: "Wenn es gelingt, bis zum Sommer 66 Patienten einzuschließen, ...".
+
+    A clause right after a conditional one ("if", "wenn", "hvis", "als" ...) that holds an infinitive
+    enrollment verb and no finite plan or report word is still the condition.
+    """
+    conditional = {clause_of[j] for j, t in enumerate(tokens) if t.low in lx.CONDITIONALS[lang]}
+    if not conditional:
+        return set()
+    plan: set[int] = set()
+    finite: set[int] = set()
+    for j, c in enumerate(clause_of):
+        if kinds[j] == lx.ENROL_PLAN:
+            plan.add(c)
+        if kinds[j] == lx.MODAL or tokens[j].low in _PERFECT:
+            finite.add(c)
+    tails: set[int] = set()
+    open_condition = False
+    for c in range(max(clause_of) + 1 if clause_of else 0):
+        if open_condition and c in plan and c not in finite:
+            tails.add(c)  # one pass over the clauses, so a long chain costs no more than its length
+        else:
+            open_condition = c in conditional
+    return tails
 
 
 def _units(tokens: list[Token], kinds: list[str | None], counts: list[Count], clause_of: list[int],
@@ -204,9 +305,14 @@ def _units(tokens: list[Token], kinds: list[str | None], counts: list[Count], cl
             d = counts[i + 1]
             between = tokens[c.last + 1: d.first]
             lows = [t.low for t in between]
+            between_kinds = kinds[c.last + 1: d.first]
+            places = lx.PLACES in between_kinds
             if (0 < len(between) <= 5 and any(w in of_words for w in lows)
                     and all(w in of_words or w in lx.ARTICLES or w == "out" or w in {"totalt", "insgesamt", "total"}
-                            or kinds[c.last + 1 + k] in (lx.TARGET_ADJ, lx.TARGET) for k, w in enumerate(lows))
+                            or between_kinds[k] in (lx.TARGET_ADJ, lx.TARGET)
+                            or (places and between_kinds[k] in (lx.PLACES, lx.LEFT))
+                            or (k == 0 and between_kinds[k] in (lx.ENROL, lx.COMPLETE) and lows[1:2] == ["out"])
+                            for k, w in enumerate(lows))
                     and c.value <= d.value):
                 units.append(Unit(c, d, c.first, d.last, clause_of[c.first]))
                 i += 2
@@ -216,20 +322,51 @@ def _units(tokens: list[Token], kinds: list[str | None], counts: list[Count], cl
     return units
 
 
-def _attach(kinds: list[str | None], units: list[Unit], clause_of: list[int]) -> None:
+def _inert(tokens: list[Token], kinds: list[str | None], u: Unit) -> bool:
+    """A count that is not a total: "19 more", "sechs weitere", or the places still free ("8 plasser igjen")."""
+    return ((_adjacent(tokens, kinds, u, lx.INCREMENT) and not _more_than(tokens, u)) or _places_left(kinds, u)
+            or _shortfall(tokens, u))
+
+
+def _shortfall(tokens: list[Token], u: Unit) -> bool:
+    """"Er zijn nog 18 deelnemers nodig", "still 12 needed", "fehlen noch 21": what is missing, not a count."""
+    if u.y is not None or u.first == 0 or tokens[u.first - 1].low not in lx.STILL:
+        return False
+    window = tokens[max(0, u.first - 3): min(len(tokens), u.last + 4)]
+    return any(t.low in lx.NEEDED for t in window)
+
+
+def _places_left(kinds: list[str | None], u: Unit) -> bool:
+    """"Bare 8 plasser igjen av 66", "7 freie Plätze von 66", "6 plekken vrij", "5 spots remain": free places."""
+    lo, hi = max(0, u.first - 3), min(len(kinds), max(u.x.last + 4, u.last + 2))
+    near = kinds[lo:hi]
+    return lx.LEFT in near and lx.PLACES in near
+
+
+def _attach(tokens: list[Token], kinds: list[str | None], units: list[Unit], clause_of: list[int]) -> None:
     """Each cue goes to the nearest unit in its clause (ties: the unit before it)."""
     by_clause: dict[int, list[Unit]] = {}
     for u in units:
         by_clause.setdefault(u.clause, []).append(u)
+    for clause, members in by_clause.items():
+        live = [u for u in members if not _inert(tokens, kinds, u)]
+        if live and len(live) < len(members):
+            by_clause[clause] = live  # "with 19 more needed to reach the full 66": the cues are the 66's
+    starts: dict[int, list[int]] = {}
     for j, kind in enumerate(kinds):
         if kind not in _ATTACHING:
             continue
         candidates = by_clause.get(clause_of[j])
         if not candidates:
             continue
+        firsts = starts.get(clause_of[j])
+        if firsts is None:
+            firsts = starts[clause_of[j]] = [u.first for u in candidates]
+        # units are in order and do not overlap: the nearest is the last one starting at or before j, or the next
+        k = bisect_right(firsts, j) - 1
         best: Unit | None = None
         best_d = 1 << 30
-        for u in candidates:
+        for u in candidates[max(0, k): k + 2]:
             if u.first <= j <= u.last:
                 # a target word inside "X of the planned Y" belongs to Y; nothing else is inside a unit
                 d = 0
@@ -253,10 +390,14 @@ class Reading:
     tokens: list[Token]
     clause_of: list[int]
     found: list[tuple[Unit, Figures]]
+    starts: dict[int, int] = field(default_factory=dict)
 
     def clause_start(self, clause: int) -> int:
-        """The index of the first token of ``clause``."""
-        return self.clause_of.index(clause)
+        """The index of the first token of ``clause`` (looked up once per sentence, not once per count)."""
+        if not self.starts:
+            for j, c in enumerate(self.clause_of):
+                self.starts.setdefault(c, j)
+        return self.starts.get(clause, len(self.clause_of))
 
 
 def read_roles(sentence: str, lang: str) -> Reading:
@@ -268,6 +409,9 @@ def read_roles(sentence: str, lang: str) -> Reading:
     kinds = _cues(tokens, lang)
     clause_of, labels = _clauses(tokens, kinds, counts, lang)
     vetoed = {clause_of[j] for j, k in enumerate(kinds) if k == lx.VETO}
+    vetoed |= _conditional_tails(tokens, kinds, clause_of, lang)
+    if tokens and tokens[0].low in lx.INVERTED_CONDITIONALS:
+        vetoed |= set(clause_of)  # "Should funding be extended, ...", "Mochten er meer fondsen komen, dan ..."
     modal = {clause_of[j] for j, k in enumerate(kinds) if k == lx.MODAL}
     units = [u for u in _units(tokens, kinds, counts, clause_of, lang) if u.clause not in vetoed]
     if not units:
@@ -277,7 +421,7 @@ def read_roles(sentence: str, lang: str) -> Reading:
         perfect = {clause_of[j] for j, t in enumerate(tokens) if t.low in _PERFECT}
         # "we will perform a pilot, randomized trial in 20 patients": the plan covers the clauses after it
         modal |= {u.clause for u in units if u.first > first_modal and u.clause not in perfect}
-    _attach(kinds, units, clause_of)
+    _attach(tokens, kinds, units, clause_of)
     domain = any(k in _DOMAIN for k in kinds)
     past = any(t.low in _PAST for t in tokens)
     clause_cues: dict[int, list[str]] = {}
@@ -285,21 +429,33 @@ def read_roles(sentence: str, lang: str) -> Reading:
         if k is not None:
             clause_cues.setdefault(clause_of[j], []).append(k)
     sentence_enrol = any(k in (lx.ENROL, lx.ENROL_NOUN) for k in kinds)
+    # "six more participants joined, so it is now 49 in total": a total of people joining
+    growth = any(k == lx.INCREMENT for k in kinds) and any(t.low in PEOPLE for t in tokens)
+    study = any(t.low in lx.STUDY_NOUNS or t.low in lx.TRIAL_WORDS for t in tokens)
+    about = study or any(k in (lx.ENROL, lx.ENROL_PLAN, lx.ENROL_NOUN, lx.SIZE) for k in kinds)
+    people_clauses = {clause_of[j] for j, t in enumerate(tokens) if t.low in PEOPLE}
+    # each label's cues once, in order (a label is read by every count after it: keep the work per count small)
+    label_kinds = {c: list(dict.fromkeys(clause_cues.get(lab, []))) for c, lab in labels.items()}
     found: list[tuple[Unit, Figures]] = []
     for u in units:
-        label = clause_cues.get(u.clause - 1, []) if (u.clause - 1) in labels else []
+        label = label_kinds.get(u.clause, [])
         roles = _unit_roles(tokens, kinds, u, domain=domain, past=past, modal=u.clause in modal,
-                            label_cues=label, sentence_enrol=sentence_enrol)
+                            label_cues=label, sentence_enrol=sentence_enrol or growth, clause_of=clause_of,
+                            single=len(units) == 1, study=study, about=about or u.clause in people_clauses)
         if roles:
             found.append((u, roles))
     return Reading(tokens, clause_of, found)
 
 
 def _unit_roles(tokens: list[Token], kinds: list[str | None], u: Unit, *, domain: bool, past: bool,
-                modal: bool, label_cues: list[str], sentence_enrol: bool) -> Figures:
+                modal: bool, label_cues: list[str], sentence_enrol: bool, clause_of: list[int],
+                single: bool = False, study: bool = False, about: bool = False) -> Figures:
     """The roles of one unit from its attached cues (or the fallbacks)."""
     if _adjacent(tokens, kinds, u, lx.INCREMENT) and not _more_than(tokens, u):
         return {}
+    if _places_left(kinds, u):
+        # the places still free are no count; the whole they are part of is the target
+        return {"target": u.y.value} if u.y is not None else {}
     if _share_of(tokens, u):
         return {"target": u.x.value}  # "half of the 66 participants": the whole, not a count reached
     cues = sorted(u.cues)
@@ -310,14 +466,17 @@ def _unit_roles(tokens: list[Token], kinds: list[str | None], u: Unit, *, domain
     if not achieved and not targeted and label_cues:
         achieved = [k for k in label_cues if k in _ACHIEVED]
         targeted = any(k in _TARGETS for k in label_cues)
-    if not achieved and not targeted and sentence_enrol and _adjacent(tokens, kinds, u, lx.TOTAL, reach=2):
-        achieved = [lx.ENROL]
-    if achieved and achieved[0] in (lx.ENROL_PLAN, lx.SIZE) and not people_after(tokens, u) and not any(
-            t.low in lx.STUDY_NOUNS or t.low in lx.TRIAL_WORDS for t in tokens):
+    if not achieved and not targeted and sentence_enrol and _total_before(tokens, kinds, u, clause_of):
+        achieved = [lx.ENROL]  # "39 in total", "insgesamt sollen es 66 werden" (with the plan word: a target)
+    reached = any(k == lx.REACHED for _, k in cues)
+    if reached and targeted and u.y is None and not modal:
+        # "Studien nådde målet på 66 deltakere", "das Rekrutierungsziel von 66 wurde erreicht"
+        return {"enrolled": u.x.value, "target": u.x.value, "complete": 1}
+    if achieved and achieved[0] in (lx.ENROL_PLAN, lx.SIZE) and not people_after(tokens, u) and not study:
         achieved = achieved[1:]  # "this post will include two sections": "include" alone is not about people
-    about_people = people_after(tokens, u) or any(
-        t.low in lx.STUDY_NOUNS or t.low in lx.TRIAL_WORDS or k in (lx.ENROL, lx.ENROL_PLAN, lx.ENROL_NOUN, lx.SIZE)
-        for t, k in zip(tokens, kinds))
+    # about people: a people noun after it, a study or enrollment word in the sentence, or a people noun in its
+    # clause ("nog 18 deelnemers nodig om de 80 te halen")
+    about_people = people_after(tokens, u) or about
     own_targets = [k for _, k in cues if k in _TARGETS]
     if targeted and not achieved and not about_people and own_targets and all(
             k == lx.TARGET_VERB for k in own_targets):
@@ -355,8 +514,11 @@ def _unit_roles(tokens: list[Token], kinds: list[str | None], u: Unit, *, domain
             out["target"] = y
         elif places or (targeted and any(k == lx.TARGET_ADJ and d <= 1 for d, k in cues)):
             out["target"] = x  # "all 66 planned participants have been randomised", "all 80 places filled"
-        elif _out_of(tokens, u):
-            return {"target": x}
+        elif _out_of(tokens, u) and not _cue_right_after(kinds, u):
+            return {"target": x}  # "35 enrolled out of 66"; but "out of 33 included to date" is a count
+        elif single and lx.REACHED in label_cues and any(k in _TARGETS for k in label_cues):
+            out["target"] = x  # "The study has reached its goal: 66 patients have been enrolled"
+            out["complete"] = 1
         return out
     if role == "target" or targeted:
         out["target"] = y if y is not None else x
@@ -383,8 +545,23 @@ def _share_of(tokens: list[Token], u: Unit) -> bool:
 
 
 def _out_of(tokens: list[Token], u: Unit) -> bool:
-    """"35 participants enrolled out of 66": the number after "out of" is the whole, a target."""
-    return u.first >= 2 and tokens[u.first - 1].low == "of" and tokens[u.first - 2].low == "out"
+    """"35 participants enrolled out of (the) 66": the number after "out of" is the whole, a target."""
+    j = u.first - 1
+    while j >= 0 and tokens[j].low in lx.ARTICLES:
+        j -= 1
+    return j >= 1 and tokens[j].low == "of" and tokens[j - 1].low == "out"
+
+
+def _cue_right_after(kinds: list[str | None], u: Unit) -> bool:
+    """An achievement cue right after the count (or after its people noun): "33 included", "33 patients enrolled"."""
+    return any(kinds[j] in (lx.ENROL, lx.COMPLETE) for j in range(u.last + 1, min(len(kinds), u.last + 3)))
+
+
+def _total_before(tokens: list[Token], kinds: list[str | None], u: Unit, clause_of: list[int]) -> bool:
+    """A "total" word next to the count, or a few words before it in its clause ("in totaal moeten het er 66")."""
+    if _adjacent(tokens, kinds, u, lx.TOTAL, reach=2):
+        return True
+    return any(kinds[j] == lx.TOTAL and clause_of[j] == u.clause for j in range(max(0, u.first - 4), u.first))
 
 
 def people_after(tokens: list[Token], u: Unit) -> bool:

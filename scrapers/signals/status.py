@@ -15,25 +15,54 @@ _I = re.IGNORECASE
 _W = (r"(?:(?!(?:not|no|yet|nicht|noch|kein\w*|ikke|ennå|niet|nog|geen|will|skal|soll\w*|werden|zal|zullen"
       r"|expected|due|erwartet|forventet|ventes|verwacht)\b)[^\W\d][\w.]*\s+)")
 
+#: a gap word in a "recruitment ... complete" pattern: not a negation, a plan, a wait, a hope or "almost"
+_G = (r"(?:(?!(?:not|no|yet|nicht|noch|kein\w*|ikke|ennå|niet|nog|geen|will|skal|soll\w*|werden|zal|zullen"
+      r"|expected|due|erwartet|forventet|ventes|verwacht|be|to|hope\w*|plan\w*|aim\w*|should|could|would|may|might"
+      r"|must|almost|nearly|soon|until|by|when|once|if|nesten|snart|innen|bald|fast|bis|bijna|binnenkort|tot|voor"
+      r"|når|hvis|wenn|sobald|falls|als|zodra|kan|kunne|kann|können|kunnen|må|muss)\b)[^\W\d][\w.-]*\s+)")
+#: the place recruitment is for: "Recruitment to the ResetME study", "Die Rekrutierung für die ResetME-Studie"
+_FOR = (rf"(?:(?:to|for|in|into|at|til|for|i|ved|für|in|zur|zum|der|voor|van|in|bij|aan)\s+{_G}{{0,4}})?")
+#: the places are all filled: complete unless the sentence's own figures say otherwise ("34 av 66 plasser er fylt")
+PLACES_FILLED: dict[str, re.Pattern[str]] = {
+    "en": re.compile(r"\b(?:places|slots|spots|seats)\s+(?:\w+\s+){0,5}?(?:are|have\s+been)\s+(?:now\s+)?(?:filled|taken)\b", _I),
+    "no": re.compile(r"\b\w*plass(?:ene|er)?\s+er\s+(?:nå\s+)?(?:fylt|tatt|besatt)", _I),
+    "de": re.compile(r"\b\w*plätze\s+sind\s+(?:\w+\s+)?(?:vergeben|besetzt|belegt)", _I),
+    "nl": re.compile(r"\b\w*(?:plaatsen|plekken)\s+zijn\s+(?:\w+\s+)?(?:bezet|vergeven|gevuld)", _I),
+}
 RECRUITMENT_COMPLETE: dict[str, re.Pattern[str]] = {
     "en": re.compile(
-        r"\b(?:enrol{1,2}ment|recruitment|randomi[sz]ation)\s+(?:(?:is|was|has\s+been|had\s+been|has\s+now\s+been"
-        r"|is\s+now|now)\s+)?(?:fully\s+)?(?:complete|completed|closed|finished|concluded)\b"
+        rf"\b(?:enrol{{1,2}}ment|recruitment|randomi[sz]ation)\s+{_FOR}(?:(?:is|was|has|had|have)\s+)?"
+        rf"(?:been\s+)?{_G}{{0,2}}(?:fully\s+)?(?:complete|completed|closed|finished|concluded)\b"
+        r"|\b(?:enrol{1,2}ment|recruitment)\s+status\s*:\s*(?:closed|completed?|finished)\b"
+        r"|\b(?:reached|hit|met|achieved|attained)\s+(?:its|their|the)\s+(?:recruitment\s+|enrol{1,2}ment\s+)?"
+        r"(?:goal|target)\b"
+        r"|\b(?:recruitment|enrol{1,2}ment)\s+(?:goal|target)\s+(?:of\s+)?(?:\d+\s+|" + _G + r"){0,4}?"
+        r"(?:was|has\s+been|had\s+been|is)\s+(?:now\s+)?(?:met|reached|achieved|hit)\b"
         r"|\b(?:completed|finished|closed|concluded)\s+(?:(?:its|their|the|patient|participant)\s+)?"
         r"(?:enrol{1,2}ment|recruitment|randomi[sz]ation)"
-        r"|\bfully\s+(?:recruited|enrol{1,2}ed)|\b(?:trial|study)\s+is\s+(?:now\s+)?full\b", _I),
+        r"|\bfully\s+(?:recruited|enrol{1,2}ed)|\b(?:trial|study)\s+is\s+(?:now\s+)?(?:full|(?:fully\s+)?booked)\b", _I),
     "no": re.compile(
-        r"\b(?:rekruttering|inklusjon|innrullering)(?:en)?\s+(?:til\s+\w+\s+)?(?:er|ble|har\s+blitt|var)\s+"
-        rf"{_W}{{0,3}}(?:fullført|avsluttet|avslutta|stengt|lukket|ferdig|fullt?)\b"
-        r"|\bfulltegnet\b|\bplass(?:ene|er)?\s+er\s+(?:nå\s+)?(?:fylt|tatt|besatt)", _I),
+        rf"\b(?:rekruttering|inklusjon|innrullering)(?:en)?\s+{_FOR}(?:er|ble|har\s+blitt|var)\s+"
+        rf"{_G}{{0,3}}(?:fullført|avsluttet|avslutta|stengt|lukket|ferdig|fullt?)\b"
+        r"|\bfulltegnet\b|\b(?:studien|forsøket)\s+er\s+(?:nå\s+)?full\b"
+        r"|\b(?:nådde|nådd|oppnådde|oppnådd)\s+(?:sitt\s+|det\s+)?(?:rekrutterings|inklusjons)?mål(?:et)?\b"
+        r"|\b(?:rekrutterings|inklusjons)mål(?:et)?\s+(?:på\s+)?(?:\d+\s+|" + _G + r"){0,4}?"
+        r"(?:ble|er|har\s+blitt)\s+(?:nå\s+)?(?:nådd|oppnådd)\b", _I),
     "de": re.compile(
-        r"\b(?:rekrutierung|einschluss|aufnahme|patientenrekrutierung)\s+(?:ist|wurde|war|sind)\s+"
-        rf"{_W}{{0,3}}(?:abgeschlossen|beendet)\b"
-        r"|\bvoll\s+rekrutiert|\bausgebucht\b|\bplätze\s+sind\s+(?:\w+\s+)?(?:vergeben|besetzt|belegt)", _I),
+        rf"\b(?:rekrutierung|einschluss|aufnahme|patientenrekrutierung)\s+{_FOR}(?:ist|wurde|war|sind)\s+"
+        rf"{_G}{{0,3}}(?:abgeschlossen|beendet|vollständig)\b"
+        r"|\bvoll\s+rekrutiert|\bausgebucht\b|\b(?:studie|studien)\s+ist\s+(?:nun\s+|jetzt\s+|inzwischen\s+)?voll\b"
+        r"|\b(?:rekrutierungs|einschluss)ziel\s+(?:von\s+)?(?:\d+\s+|" + _G + r"){0,4}?(?:wurde\s+|ist\s+)?"
+        r"(?:nun\s+|jetzt\s+)?erreicht\b"
+        r"|\b(?:hat|haben|erreichte|erreichten)\s+(?:das|ihr|sein)\s+(?:rekrutierungs|einschluss)?ziel\b"
+        r"(?:\s+erreicht)?", _I),
     "nl": re.compile(
-        r"\b(?:werving|inclusie|rekrutering)\s+(?:is|werd|was)\s+"
-        rf"{_W}{{0,3}}(?:afgerond|afgesloten|gesloten|gestopt|voltooid|beëindigd)\b"
-        r"|\bzit\s+(?:nu\s+)?vol\b|\bplaatsen\s+zijn\s+(?:\w+\s+)?(?:bezet|vergeven|gevuld)", _I),
+        rf"\b(?:werving|inclusie|rekrutering)\s+{_FOR}(?:is|werd|was)\s+"
+        rf"{_G}{{0,3}}(?:afgerond|afgesloten|gesloten|gestopt|voltooid|beëindigd|compleet|volledig)\b"
+        r"|\bzit\s+(?:nu\s+)?vol\b|\b(?:studie|onderzoek)\s+is\s+(?:nu\s+|inmiddels\s+)?vol\b"
+        r"|\b(?:streefaantal|streefgetal|inclusiedoel|wervingsdoel)\s+(?:van\s+)?(?:\d+\s+|" + _G + r"){0,4}?"
+        r"(?:is\s+|werd\s+)?(?:nu\s+|inmiddels\s+)?(?:bereikt|gehaald|behaald)\b"
+        r"|\b(?:bereikte|haalde|behaalde)\s+(?:het|haar|zijn)\s+(?:streefaantal|streefgetal|inclusiedoel|doel)\b", _I),
 }
 
 _DONE_EN = r"(?:published|posted|released|announced|presented|reported|made\s+(?:public|available)|available|out)"
@@ -96,12 +125,18 @@ def reported(sentence: str, start: int) -> bool:
     return not _NOT_A_REPORT.search(clause)
 
 
-def recruitment_complete(sentence: str, lang: str) -> bool:
-    """The sentence says recruitment is complete, closed or full (in its own language or English)."""
+def recruitment_complete(sentence: str, lang: str, places: bool = True) -> bool:
+    """The sentence says recruitment is complete, closed or full (in its own language or English).
+
+    ``places=False`` leaves out "the places are filled", which a fraction in the same sentence
+    contradicts ("Trettifire av sekstiseks plasser er fylt": some places are).
+    """
+    patterns = (RECRUITMENT_COMPLETE, PLACES_FILLED) if places else (RECRUITMENT_COMPLETE,)
     for code in dict.fromkeys((lang, "en")):
-        for m in RECRUITMENT_COMPLETE[code].finditer(sentence):
-            if reported(sentence, m.start()):
-                return True
+        for table in patterns:
+            for m in table[code].finditer(sentence):
+                if reported(sentence, m.start()):
+                    return True
     return False
 
 
