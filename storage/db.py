@@ -194,3 +194,15 @@ def m003_destinations(db: Database) -> None:
             stopped_at TEXT NOT NULL
         )"""
     )
+
+
+@migrations()
+def m004_outbox_claims(db: Database) -> None:
+    """Outbox rows are claimed before they are sent, so two processes never send the same row.
+
+    ``trialwatch check`` runs beside ``trialwatch run`` (or a second ``check``): each claims the rows it
+    will send in one UPDATE (atomic under SQLite's write lock) and sends only those. A claim of a process
+    that died (or one older than the claim lifetime) can be taken over, so nothing waits for ever.
+    """
+    db.execute("ALTER TABLE outbox ADD COLUMN claimed_by TEXT")
+    db.execute("ALTER TABLE outbox ADD COLUMN claimed_at REAL")

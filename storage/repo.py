@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from sqlite_utils import Database
 
@@ -165,7 +165,8 @@ class Repo:
     # --- the one transaction of a check ----------------------------------------------------
     def save_check(self, watch: WatchSpec, diff: DiffResult | None, state: FetchState, *, now: str,
                    destinations: Iterable[str], fetch_log: dict[str, Any], health: Health,
-                   extra_events: Iterable[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+                   extra_events: Iterable[dict[str, Any]] = (),
+                   recorded_only: Iterable[dict[str, Any]] = ()) -> list[dict[str, Any]]:
         """Write items, history, events, outbox rows, health and the fetch log atomically.
 
         Returns the events that were new to the database (an id already stored, e.g. the same
@@ -188,6 +189,8 @@ class Repo:
             for ev in events:
                 if self.insert_event(ev, destinations):
                     inserted.append(ev)
+            for ev in recorded_only:  # a flood's tail: kept in the record, announced by one summary event
+                self.insert_event(ev, [])
             self.db.conn.execute(_HEALTH_OK_SQL, _health_ok_row(watch.id, state, now, fetch_log))
             self._log_fetch(watch.id, fetch_log)
         return inserted
@@ -342,6 +345,42 @@ class Repo:
             "SELECT o.id AS outbox_id, e.* FROM outbox o JOIN events e ON e.id = o.event_id "
             "WHERE o.destination = ? AND o.status = 'pending' ORDER BY e.seq LIMIT ?", [destination, limit])
         return [(r["outbox_id"], event_from_row(r)) for r in rows]
+
+    def claim(self, destination: str, claimer: str, limit: int, *, now: float, stale_before: float,
+              alive: Callable[[str], bool] = lambda claimer: True) -> list[tuple[int, dict[str, Any]]]:
+        """Claim up to ``limit`` pending rows of ``destination`` for ``claimer`` and return them, in event order.
+
+        One UPDATE takes the rows, so two processes delivering from one database never get the same row
+        (SQLite runs it under its write lock). A row claimed by another claimer is taken over only when that
+        claim is older than ``stale_before`` or its claimer is no longer ``alive`` (a process that crashed).
+        Rows this claimer already holds (from an interrupted round) are returned again first.
+        """
+        holders = {r[0] for r in self.db.execute(
+            "SELECT DISTINCT claimed_by FROM outbox WHERE destination = ? AND status = 'pending' "
+            "AND claimed_by IS NOT NULL AND claimed_by != ?", [destination, claimer]).fetchall()}
+        dead = [h for h in holders if not alive(h)]
+        with self.db.atomic():
+            if dead:
+                self.db.conn.execute(
+                    f"UPDATE outbox SET claimed_by = NULL WHERE destination = ? AND status = 'pending' "
+                    f"AND claimed_by IN ({', '.join('?' * len(dead))})", [destination, *dead])
+            self.db.execute(
+                "UPDATE outbox SET claimed_by = ?, claimed_at = ? WHERE id IN ("
+                "  SELECT o.id FROM outbox o JOIN events e ON e.id = o.event_id"
+                "  WHERE o.destination = ? AND o.status = 'pending'"
+                "    AND (o.claimed_by IS NULL OR o.claimed_by = ? OR o.claimed_at < ?)"
+                "  ORDER BY e.seq LIMIT ?)", [claimer, now, destination, claimer, stale_before, limit])
+        rows = self.db.query(
+            "SELECT o.id AS outbox_id, e.* FROM outbox o JOIN events e ON e.id = o.event_id "
+            "WHERE o.destination = ? AND o.status = 'pending' AND o.claimed_by = ? ORDER BY e.seq LIMIT ?",
+            [destination, claimer, limit])
+        return [(r["outbox_id"], event_from_row(r)) for r in rows]
+
+    def release(self, outbox_ids: Iterable[int], claimer: str) -> None:
+        """Give back claimed rows that stay pending (a paused destination), so any process may send them."""
+        with self.db.atomic():
+            self.db.conn.executemany("UPDATE outbox SET claimed_by = NULL WHERE id = ? AND claimed_by = ?",
+                                     [(i, claimer) for i in outbox_ids])
 
     def mark_sent(self, outbox_ids: Iterable[int], remote_id: str | None = None) -> None:
         now = utcnow()

@@ -40,6 +40,8 @@ class CheckSettings:
     failure_alert_after: int = 3
     max_backoff_s: int = 24 * 3600  # a failing watch is retried ever later, up to this far apart
     concurrency: int = 8  # watches checked at once
+    #: a flood (a feed that grew by 20,000 entries) is announced as this many events, the rest summarised in one
+    max_events_per_watch: int = 50
 
 
 @dataclass
@@ -221,7 +223,7 @@ def config_from_dict(raw: dict[str, Any], *, source: str = "<dict>", env: dict[s
 
     check = _take(raw, "check", dict, source, {})
     w = f"{source} [check]"
-    _no_unknown(check, {"first_run", "failure_alert_after", "concurrency", "max_backoff"}, w)
+    _no_unknown(check, {"first_run", "failure_alert_after", "concurrency", "max_backoff", "max_events_per_watch"}, w)
     if "max_backoff" in check:
         cfg.check.max_backoff_s = parse_interval(check["max_backoff"], f"{w}.max_backoff")
     cfg.check.first_run = _take(check, "first_run", str, w, cfg.check.first_run)
@@ -229,6 +231,10 @@ def config_from_dict(raw: dict[str, Any], *, source: str = "<dict>", env: dict[s
         raise ConfigError(f"{w}.first_run: must be \"silent\" or \"announce\", got {cfg.check.first_run!r}")
     cfg.check.failure_alert_after = _take(check, "failure_alert_after", int, w, cfg.check.failure_alert_after)
     cfg.check.concurrency = _take(check, "concurrency", int, w, cfg.check.concurrency)
+    cfg.check.max_events_per_watch = _take(check, "max_events_per_watch", int, w, cfg.check.max_events_per_watch)
+    if cfg.check.max_events_per_watch < 2:
+        raise ConfigError(f"{w}.max_events_per_watch: at least 2 (one event and the summary of the rest), "
+                          f"got {cfg.check.max_events_per_watch}")
     if cfg.check.failure_alert_after < 1 or cfg.check.concurrency < 1:
         raise ConfigError(f"{w}: failure_alert_after and concurrency must be at least 1")
 

@@ -19,6 +19,10 @@ bot channel uses the first one as its idempotency ``nonce``).
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import socket
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
@@ -94,6 +98,26 @@ class DestinationReport:
 
 #: after an unexpected exception in a notifier (a bug, not Discord), wait this long before trying again
 UNEXPECTED_ERROR_PAUSE_S = 60.0
+#: a claim older than this is taken over (its process is presumed stuck); a send takes seconds
+CLAIM_LIFETIME_S = 300.0
+#: a delivery that could not be recorded (a full disk) is recorded again after this long, never re-sent
+MARK_RETRY_PAUSE_S = 60.0
+
+
+def claimer_alive(claimer: str) -> bool:
+    """Whether the process behind a claim (``host:pid:token``) still runs; another host's is presumed alive
+    (its claim ends with :data:`CLAIM_LIFETIME_S`)."""
+    host, _, rest = claimer.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return True
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class Delivery:
@@ -104,13 +128,18 @@ class Delivery:
     """
 
     def __init__(self, repo: Repo, notifiers: dict[str, Notifier], batch: int = 50,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time) -> None:
         self.repo = repo
         self.notifiers = notifiers
         self.batch = batch
         self.clock = clock
+        self.wall = wall
         self._not_before: dict[str, float] = {}
         self._alerts_queued = 0
+        #: who claims outbox rows: two processes on one database never send the same row (host:pid:token)
+        self.claimer = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        #: rows a destination accepted whose "sent" mark could not be written (a full disk): never sent again
+        self._sent_unmarked: dict[int, str | None] = {}
 
     async def deliver_pending(self) -> dict[str, DestinationReport]:
         reports: dict[str, DestinationReport] = {}
@@ -125,6 +154,48 @@ class Delivery:
         return reports
 
     async def _drain(self, name: str, notifier: Notifier) -> DestinationReport:
+        claimed: list[int] = []
+        try:
+            return await self._drain_claimed(name, notifier, claimed)
+        finally:
+            if claimed:
+                try:
+                    self.repo.release(claimed, self.claimer)  # what stays pending, any process may send
+                except sqlite3.Error:
+                    log.warning("could not release claimed outbox rows of %s; they are taken over later", name)
+
+    def _mark_sent(self, name: str, ids: list[int], remote_id: str | None) -> bool:
+        """Record a delivery; when the database refuses (a full disk), remember it so the rows are never
+        sent twice, pause the destination and say so. False when the round must stop."""
+        try:
+            self.repo.mark_sent(ids, remote_id)
+            return True
+        except sqlite3.Error as exc:
+            for i in ids:
+                self._sent_unmarked[i] = remote_id
+            self._not_before[name] = self.clock() + MARK_RETRY_PAUSE_S
+            log.error("delivery to %s succeeded but could not be recorded (%s); not sending those %d row(s) again, "
+                      "retrying the record in %.0f s", name, exc, len(ids), MARK_RETRY_PAUSE_S)
+            return False
+
+    def _flush_unmarked(self, name: str) -> bool:
+        """Record deliveries whose marks failed before; False while the database still refuses."""
+        if not self._sent_unmarked:
+            return True
+        by_remote: dict[str | None, list[int]] = {}
+        for row_id, remote_id in self._sent_unmarked.items():
+            by_remote.setdefault(remote_id, []).append(row_id)
+        try:
+            for remote_id, ids in by_remote.items():
+                self.repo.mark_sent(ids, remote_id)
+        except sqlite3.Error as exc:
+            self._not_before[name] = self.clock() + MARK_RETRY_PAUSE_S
+            log.error("still cannot record earlier deliveries (%s); retrying in %.0f s", exc, MARK_RETRY_PAUSE_S)
+            return False
+        self._sent_unmarked.clear()
+        return True
+
+    async def _drain_claimed(self, name: str, notifier: Notifier, claimed: list[int]) -> DestinationReport:
         rep = DestinationReport()
         fp = str(getattr(notifier, "fingerprint", None) or name)
         gone = self.repo.destinations.stopped(name, fp)
@@ -135,8 +206,15 @@ class Delivery:
             rep.pending = len(self.repo.pending(name, 10_000))
             rep.error = f"paused for {wait:.0f} s more (asked to wait)"
             return rep
+        if not self._flush_unmarked(name):
+            rep.error = "deliveries could not be recorded (is the disk full?); paused"
+            return rep
         while True:
-            rows = self.repo.pending(name, self.batch)
+            now = self.wall()
+            rows = self.repo.claim(name, self.claimer, self.batch, now=now, stale_before=now - CLAIM_LIFETIME_S,
+                                   alive=claimer_alive)
+            rows = [(i, ev) for i, ev in rows if i not in self._sent_unmarked]
+            claimed.extend(i for i, _ in rows)
             if not rows:
                 return rep
             events = [ev for _, ev in rows]
@@ -169,7 +247,9 @@ class Delivery:
                     pause = TransientDeliveryError(f"unexpected error: {type(exc).__name__}: {exc}",
                                                    retry_after=UNEXPECTED_ERROR_PAUSE_S)
                     return self._paused(name, ids, evs, pause, rep)
-                self.repo.mark_sent(ids, remote_id)
+                if not self._mark_sent(name, ids, remote_id):
+                    rep.error = "delivered, but the database refused to record it (is the disk full?); paused"
+                    return rep
                 rep.sent += len(ids)
                 for ev in evs:
                     rep.by_event[ev["id"]] = "sent"
@@ -209,7 +289,9 @@ class Delivery:
             except PermanentDeliveryError as exc:
                 self._refused(name, [row_id], [ev], exc, rep)
                 continue
-            self.repo.mark_sent([row_id], remote_id)
+            if not self._mark_sent(name, [row_id], remote_id):
+                rep.error = "delivered, but the database refused to record it (is the disk full?); paused"
+                return rep
             rep.sent += 1
             rep.by_event[ev["id"]] = "sent"
         return None

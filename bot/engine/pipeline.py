@@ -8,8 +8,10 @@ failure count, never an exception that stops the other watches.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -195,7 +197,9 @@ class Checker:
             if ev["trial"]:
                 ev["detail"]["trial_ids"] = self.identity.ids_of(ev["trial"]) or [ev["trial"]]
         extra = [self._started_event(watch, source, result.items, now)] if announce else []
-        report.stage("diff", _diff_summary(diff, baseline, len(stored)))
+        quiet = self._cap(watch, source, diff, now)
+        report.stage("diff", _diff_summary(diff, baseline, len(stored))
+                     + (f"; {len(quiet)} more summarised in one event" if quiet else ""))
         if dry_run:
             report.events = extra + diff.events
             report.stage("save", "skipped: --dry-run")
@@ -203,7 +207,7 @@ class Checker:
         report.events = self.repo.save_check(
             watch, diff, outcome.state, now=now, destinations=self.cfg.destinations(),
             fetch_log={**log_row, "outcome": "ok", "items": len(result.items), "events": len(diff.events)},
-            health=health, extra_events=extra)
+            health=health, extra_events=extra, recorded_only=quiet)
         dup = len(diff.events) + len(extra) - len([e for e in report.events if e["kind"] != "source_recovered"])
         report.stage("save", f"{len(diff.upserts)} item(s) written, {len(diff.history)} history row(s), "
                      f"{len(report.events)} event(s) queued" + (f", {dup} already known" if dup > 0 else ""))
@@ -250,6 +254,25 @@ class Checker:
             if len(created) >= self.MAX_FOLLOWS_PER_CHECK:
                 break
         return created
+
+    def _cap(self, watch: WatchSpec, source: Source, diff: DiffResult, now: str) -> list[dict[str, Any]]:
+        """Announce at most ``[check] max_events_per_watch`` events of one check; the rest are recorded, not
+        delivered, and one ``events_summarised`` event says how many and where to look. A feed that grew by
+        20,000 entries would otherwise queue hours of webhook rate limit ahead of real trial news."""
+        cap = self.cfg.check.max_events_per_watch
+        if len(diff.events) <= cap:
+            return []
+        quiet = diff.events[cap - 1:]
+        diff.events = diff.events[:cap - 1]
+        kinds = Counter(ev["kind"] for ev in quiet)
+        digest = hashlib.sha256("\n".join(ev["id"] for ev in quiet).encode()).hexdigest()[:16]
+        diff.events.append(make_event(
+            kind="events_summarised", id=f"events_summarised:{watch.id}:{digest}", watch=watch.id, source=watch.kind,
+            subject=watch.id, trial=None, title=f"{len(quiet)} more new items from {watch.id}",
+            url=source.human_url(watch), at=now, new={"count": len(quiet)},
+            detail={"count": len(quiet), "kinds": dict(kinds),
+                    "first": quiet[0].get("title"), "last": quiet[-1].get("title")}))
+        return quiet
 
     def _fetcher_for(self, watch: WatchSpec) -> Any:
         """The shared fetcher; for a URL watch added from Discord, one that refuses private addresses on
