@@ -23,6 +23,8 @@ author is the thread starter, and the first-post snippet is in ``content:encoded
 
 from __future__ import annotations
 
+import asyncio
+
 import calendar
 import time
 from collections.abc import Mapping
@@ -213,7 +215,8 @@ class FeedSource(Source):
         new_state = FetchState(validators, dict(state.cursor))
         if resp.not_modified:
             return FetchOutcome.unchanged(new_state)
-        result = parse(resp.body, resp.url)
+        # a big feed takes seconds to parse (feedparser is pure Python): off the event loop
+        result = await asyncio.to_thread(parse, resp.body, resp.url)
         notes = [result.meta["warning"]] if result.meta.get("warning") else []
         if result.meta.get("skipped"):
             notes.append(f"{result.meta['skipped']} entr(y/ies) without an id or link were skipped")

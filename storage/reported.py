@@ -222,6 +222,7 @@ def enrollment_reports(
     known: Callable[[str], Figures | None],
     trial_name: Callable[[str], str | None] = lambda key: None,
     trial_names: Callable[[str], tuple[list[str], list[str]]] = lambda key: ([key], []),
+    signals_of: Callable[[Item], list[dict[str, Any]] | None] | None = None,
 ) -> list[Report]:
     """The ``enrollment_reported`` news in new text items, with each trial's figures afterwards.
 
@@ -233,15 +234,8 @@ def enrollment_reports(
     reports: list[Report] = []
     state: dict[str, Figures | None] = {}
     for item in items:
-        text = text_of(item_kind, item.fields)
-        if not text:
-            continue
-        try:
-            signals = find_signals(text)
-        except Exception:  # noqa: BLE001 - one hostile post must never stop a watch for good
-            # The item is stored and announced by the diff as usual; only its signals are lost.
-            log.warning("could not read the text of %s for figures; it is announced without them", item.key,
-                        exc_info=True)
+        signals = signals_of(item) if signals_of is not None else item_signals(item_kind, item)
+        if not signals:
             continue
         if not any(s.get("kind") == "enrollment" for s in signals):
             continue
@@ -285,6 +279,36 @@ def enrollment_reports(
     return reports
 
 
+def item_signals(item_kind: str, item: Item) -> list[dict[str, Any]]:
+    """The signals of one item's text; ``[]`` when it has none or cannot be read.
+
+    Each item is read in isolation: a hostile post whose text cannot be analysed is still stored and
+    announced by the diff as usual, only without figures, and the reason is logged.
+    """
+    text = text_of(item_kind, item.fields)
+    if not text:
+        return []
+    try:
+        return find_signals(text)
+    except Exception:  # noqa: BLE001 - one hostile post must never stop a watch for good
+        log.warning("could not read the text of %s for figures; it is announced without them", item.key,
+                    exc_info=True)
+        return []
+
+
+def fresh_text_items(item_kind: str, diff: DiffResult, stored: Mapping[str, Any],
+                     is_news: Callable[[Item], bool] = lambda item: True) -> list[Item]:
+    """The items whose text :func:`note_reported_enrollment` reads: new to the watch and news."""
+    if item_kind not in TEXT_FIELDS:
+        return []
+    return [item for item in diff.upserts if item.key not in stored and is_news(item)]
+
+
+def signals_by_key(item_kind: str, items: Sequence[Item]) -> dict[str, list[dict[str, Any]]]:
+    """:func:`item_signals` for many items (pure: the pipeline runs it off the event loop)."""
+    return {item.key: item_signals(item_kind, item) for item in items}
+
+
 def reported_enrollment(items: Sequence[Item], **kwargs: Any) -> list[dict[str, Any]]:
     """The events of :func:`enrollment_reports` (same arguments)."""
     return [r.event for r in enrollment_reports(items, **kwargs)]
@@ -293,7 +317,8 @@ def reported_enrollment(items: Sequence[Item], **kwargs: Any) -> list[dict[str, 
 def note_reported_enrollment(repo: Any, declared: Sequence[DeclaredTrial], watch: WatchSpec, item_kind: str,
                              diff: DiffResult, stored: Mapping[str, Any], *, now: str, baseline: bool,
                              trial_kinds: Callable[[], frozenset[str]] = frozenset,
-                             is_news: Callable[[Item], bool] = lambda item: True) -> int:
+                             is_news: Callable[[Item], bool] = lambda item: True,
+                             signals: Mapping[str, list[dict[str, Any]]] | None = None) -> int:
     """The pipeline's hook: add the check's ``enrollment_reported`` events and history rows to ``diff``.
 
     Only items new to the watch that the source calls news (not a sticky or non-matching thread)
@@ -303,7 +328,7 @@ def note_reported_enrollment(repo: Any, declared: Sequence[DeclaredTrial], watch
     """
     if baseline or item_kind not in TEXT_FIELDS:
         return 0
-    fresh = [item for item in diff.upserts if item.key not in stored and is_news(item)]
+    fresh = fresh_text_items(item_kind, diff, stored, is_news)
     if not fresh:
         return 0
     reports = enrollment_reports(
@@ -311,7 +336,8 @@ def note_reported_enrollment(repo: Any, declared: Sequence[DeclaredTrial], watch
         key_for_id=repo.identity.key_for,
         label_trial=trial_for_labels(watch.labels, declared, repo.reports.pinned_trials(trial_kinds())),
         known=lambda key: repo.reports.last_known(key, declared), trial_name=repo.reports.trial_names(declared),
-        trial_names=lambda key: (repo.reports.names_of(key, declared), repo.identity.ids_of(key)))
+        trial_names=lambda key: (repo.reports.names_of(key, declared), repo.identity.ids_of(key)),
+        signals_of=(lambda item: signals.get(item.key)) if signals is not None else None)
     for report in reports:
         ev = report.event
         diff.events.append(ev)
