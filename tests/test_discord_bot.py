@@ -22,7 +22,8 @@ import pytest
 from discord import app_commands
 
 from bot.engine.config import config_from_dict
-from bot.discord.bot import REFUSED_MANAGE, TrialwatchBot
+import bot.discord.bot as discord_bot  # new names read at use, so each test fails alone on older code
+from bot.discord.bot import CHECK_PER_S, CHECK_RATE, REFUSED_MANAGE, TrialwatchBot
 from tests.support.discord_standin import DiscordStandIn
 from bot.demo.replay import Reply, ReplayServer
 from bot.engine.service import Service
@@ -61,20 +62,40 @@ def make_config(tmp_path, server: ReplayServer, standin: DiscordStandIn, **secur
     })
 
 
+class FakeClock:
+    """A monotonic clock the test moves by hand: cooldowns are tested without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 @pytest.fixture
-async def bot(tmp_path, server, standin) -> AsyncIterator[TrialwatchBot]:
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def bot(tmp_path, server, standin, clock) -> AsyncIterator[TrialwatchBot]:
     service = Service(make_config(tmp_path, server, standin), stdout=io.StringIO())
     await service.open()
     service.start()
-    client = TrialwatchBot(service, sync_commands=False)
+    client = TrialwatchBot(service, sync_commands=False, clock=clock)
     await client.add_cogs()
     yield client
     await service.close()
     await client.close()
 
 
-def fake_interaction(*, manage_guild: bool = True) -> MagicMock:
-    """A stand-in for Discord's Interaction: async response/followup that remember what was said."""
+def fake_interaction(*, manage_guild: bool = True, guild_id: int | None = 1, user_id: int = 4242) -> MagicMock:
+    """A stand-in for Discord's Interaction: async response/followup that remember what was said.
+
+    ``guild_id=None`` is a direct message (Discord sends no guild there)."""
     interaction = MagicMock(spec=discord.Interaction)
     done = {"value": False}
 
@@ -88,8 +109,8 @@ def fake_interaction(*, manage_guild: bool = True) -> MagicMock:
     interaction.followup = MagicMock()
     interaction.followup.send = AsyncMock()
     interaction.permissions = discord.Permissions(manage_guild=manage_guild)
-    interaction.user = MagicMock(id=4242)
-    interaction.guild_id = 1
+    interaction.user = MagicMock(id=user_id)
+    interaction.guild_id = guild_id
     return interaction
 
 
@@ -356,21 +377,109 @@ async def test_login_runs_setup_hook_and_publishes_the_commands_once(tmp_path, s
     await service.close()
 
 
-async def test_check_has_a_per_server_cooldown(bot):
-    from bot.discord.bot import CHECK_RATE, refusal_text
+# ------------------------------------------------------------------------ /check: where and how often
 
-    cmd = bot.tree.get_command("check")
-    from datetime import datetime, timezone
 
-    interaction = fake_interaction(manage_guild=False)
-    interaction.guild_id = 1300000000000000003
-    interaction.created_at = datetime.now(timezone.utc)  # discord.py counts the cooldown from it
-    for _ in range(CHECK_RATE):
-        assert await cmd._check_can_run(interaction)
-    with pytest.raises(app_commands.CommandOnCooldown) as refused:
-        await cmd._check_can_run(interaction)
-    assert "Try again in" in refusal_text(refused.value)
-    other = fake_interaction(manage_guild=False)
-    other.guild_id = 1300000000000000009  # another server has its own allowance
-    other.created_at = interaction.created_at
-    assert await cmd._check_can_run(other)
+async def test_check_refuses_direct_messages_privately_and_checks_nothing(bot, server):
+    """The issue: /check worked in DMs, where each user had an allowance of their own."""
+    checks = cog(bot, "Check")
+    assert bot.tree.get_command("check").guild_only is True  # Discord offers it in servers only
+    server.take_requests()
+    for user in range(6):
+        interaction = fake_interaction(guild_id=None, user_id=5000 + user)
+        await checks.check.callback(checks, interaction, None)
+        kwargs = said(interaction)
+        assert (kwargs["content"], kwargs["ephemeral"]) == (discord_bot.REFUSED_DM, True)
+        interaction.response.defer.assert_not_awaited()  # refused before "thinking…" is shown to the channel
+    assert server.take_requests() == []  # no source was asked
+
+
+async def test_check_allows_three_a_minute_per_server_whoever_asks(bot, server, clock):
+    """Six users in one server share three checks a minute; another server has its own three."""
+    checks = cog(bot, "Check")
+    server.take_requests()
+    answers = []
+    for user in range(6):
+        interaction = fake_interaction(manage_guild=False, guild_id=77, user_id=6000 + user)
+        await checks.check.callback(checks, interaction, "resetme")
+        answers.append(said(interaction))
+        clock.advance(1)
+    ran = [a for a in answers if a["content"].startswith("Checked 1 watch(es)")]
+    refused = [a for a in answers if a not in ran]
+    assert len(ran) == CHECK_RATE == 3
+    assert [a["ephemeral"] for a in refused] == [True] * 3
+    # The first check was at t=0; at t=3 the next is allowed at t=60: 57 s to go.
+    assert "Try again in 57 s" in refused[0]["content"] and "Nothing was checked" in refused[0]["content"]
+    assert len(server.take_requests()) == 3  # the sources were asked three times, not six
+
+    elsewhere = fake_interaction(guild_id=78)
+    await checks.check.callback(checks, elsewhere, "resetme")
+    assert said(elsewhere)["content"].startswith("Checked 1 watch(es)")
+
+    clock.advance(CHECK_PER_S - 6)  # t = 60: the first check has left the window
+    again = fake_interaction(guild_id=77)
+    await checks.check.callback(checks, again, "resetme")
+    assert said(again)["content"].startswith("Checked 1 watch(es)")
+    late = fake_interaction(guild_id=77)
+    await checks.check.callback(checks, late, "resetme")
+    assert "Try again in 1 s" in said(late)["content"]  # the second check (t=1) leaves at t=61
+
+
+def test_the_rate_limit_counts_only_what_it_allows_and_forgets_quiet_servers():
+    clock = FakeClock()
+    limit = discord_bot.GuildRateLimit(2, 10.0, clock=clock)
+    assert [limit.hit(1), limit.hit(1)] == [None, None]
+    assert limit.hit(1) == 10.0
+    clock.advance(4)
+    assert limit.hit(1) == 6.0  # refusals did not push the window back
+    assert limit.hit(2) is None
+    clock.advance(6)
+    assert limit.hit(1) is None and limit.hit(1) is None and limit.hit(1) == 10.0
+    clock.advance(20)
+    limit.hit(3)
+    assert set(limit._uses) == {3}  # servers quiet for a whole window are forgotten
+
+
+# ------------------------------------------------------------------------------- /watch list
+
+
+async def test_watch_list_needs_manage_server_checked_locally(bot):
+    """/watch list shows every target and error: like add/remove, not only Discord's hint."""
+    command = bot.tree.get_command("watch").get_command("list")
+    with pytest.raises(app_commands.MissingPermissions) as refused:
+        await command._check_can_run(fake_interaction(manage_guild=False))
+    from bot.discord.bot import refusal_text
+
+    assert refusal_text(refused.value) == REFUSED_MANAGE
+    assert await command._check_can_run(fake_interaction(manage_guild=True))
+
+
+async def test_tree_refuses_watch_list_without_manage_server(bot):
+    interaction = CommandInteraction(bot, "watch", "list", {}, permissions=0)
+    await bot.tree._call(interaction)
+    interaction.response_mock.send_message.assert_awaited_once()
+    kwargs = interaction.response_mock.send_message.await_args.kwargs
+    assert (kwargs["content"], kwargs["ephemeral"]) == (REFUSED_MANAGE, True)
+    assert "resetme" not in kwargs["content"]
+
+
+# ------------------------------------------------------------------------ /check: no secrets shown
+
+
+async def test_check_report_never_shows_the_webhook_url_or_token_discord_echoes(bot, server, standin):
+    """A Discord error body that quotes the webhook URL and token must not reach the channel or the outbox."""
+    checks = cog(bot, "Check")
+    await checks.check.callback(checks, fake_interaction(), "resetme")  # baseline
+    server.route("GET", "/ctgov/studies/NCT09990001", Reply(body=study("NCT09990001", status="TERMINATED")))
+    echo = {"code": 50035, "message": f"Invalid Form Body for {standin.url}?wait=true",
+            "errors": {"embeds": {"0": {"_errors": [{"code": "X", "message": f"token {standin.token} refused"}]}}}}
+    standin.fail_next(400, body=echo)
+    interaction = fake_interaction(guild_id=2)
+    await checks.check.callback(checks, interaction, "resetme")
+    content = said(interaction)["content"]
+    assert "discord_webhook: failed: Discord refused the message: HTTP 400, code 50035" in content
+    assert standin.token not in content and standin.url not in content
+    assert "Invalid Form Body for ***" in content and "token *** refused" in content  # the rest still reads
+    rows = bot.backend.repo.db.query("SELECT last_error FROM outbox WHERE last_error IS NOT NULL")
+    errors = [r["last_error"] for r in rows]
+    assert errors and all(standin.token not in e for e in errors)

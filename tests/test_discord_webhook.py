@@ -303,6 +303,24 @@ async def test_logs_and_errors_never_contain_the_token(standin: DiscordStandIn, 
     assert all(TOKEN not in r["path"] for r in standin.requests)
 
 
+async def test_an_error_body_that_echoes_the_url_and_token_is_redacted(standin: DiscordStandIn) -> None:
+    """Discord's ``message`` and ``errors`` become exception text (→ outbox last_error, /check): never the token."""
+    standin.fail_next(400, {"code": 50035, "message": f"Invalid Form Body at {standin.url}?wait=true",
+                            "errors": {"embeds": {"0": {"url": {"_errors": [
+                                {"code": "URL_TYPE_INVALID_URL", "message": f"{TOKEN} is not a URL"}]}}}}})
+    standin.fail_next(401, {"code": 50027, "message": f"Invalid Webhook Token {TOKEN}"})
+    async with WebhookSender(standin.url, api_base=standin.api_base, backoff_base=0.01) as sender:
+        with pytest.raises(PermanentError) as refused:
+            await sender.send({"content": "one"})
+        with pytest.raises(WebhookGone) as gone:
+            await sender.send({"content": "two"})
+    for exc in (refused.value, gone.value):
+        assert TOKEN not in str(exc) and TOKEN not in exc.message, str(exc)
+    assert TOKEN not in json.dumps(refused.value.errors)
+    assert refused.value.errors["embeds"]["0"]["url"]["_errors"][0]["message"] == "*** is not a URL"
+    assert str(gone.value).endswith("Invalid Webhook Token ***; disable this destination")
+
+
 # ------------------------------------------------------------------------------ the stand-in itself
 
 

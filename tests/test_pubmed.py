@@ -30,6 +30,45 @@ def test_real_esearch(samples_dir: Path) -> None:
     assert result.meta["not_found"] == ["p.E1317Q"]
 
 
+def _real_esearch_with(samples_dir: Path, errorlist: object) -> bytes:
+    """The real esearch sample with its ``errorlist`` replaced: the rest stays PubMed's own format."""
+    doc = json.loads((samples_dir / "pubmed" / "pubmed_esearch_json_40362hits.json").read_bytes())
+    doc["esearchresult"]["errorlist"] = errorlist
+    return json.dumps(doc).encode()
+
+
+@pytest.mark.parametrize("errorlist, not_found, fields, unreadable", [
+    # a lone string is one phrase (it used to become one "phrase" per character)
+    ({"phrasesnotfound": "p.E1317Q", "fieldsnotfound": []}, ["p.E1317Q"], [], []),
+    # a number (it used to raise TypeError: 'int' object is not iterable)
+    ({"phrasesnotfound": 1317, "fieldsnotfound": []}, ["1317"], [], []),
+    ({"phrasesnotfound": [1317, 2.5, "p.E1317Q"]}, ["1317", "2.5", "p.E1317Q"], [], []),
+    # an object: nothing in it is a phrase (it used to yield its keys as phrases)
+    ({"phrasesnotfound": {"phrase": "p.E1317Q"}, "fieldsnotfound": []}, [],
+     [], ["phrasesnotfound (a JSON object)"]),
+    ({"phrasesnotfound": ["p.E1317Q", {"x": 1}, None, True, ""]}, ["p.E1317Q"], [],
+     ["phrasesnotfound (a JSON list holding other things than strings and numbers)"]),
+    ({"phrasesnotfound": True}, [], [], ["phrasesnotfound (a JSON boolean)"]),
+    # field tags PubMed does not know are kept too, whatever their shape
+    ({"phrasesnotfound": [], "fieldsnotfound": ["tiab2"]}, [], ["tiab2"], []),
+    ({"phrasesnotfound": [], "fieldsnotfound": "tiab2"}, [], ["tiab2"], []),
+    ({"phrasesnotfound": [], "fieldsnotfound": 7}, [], ["7"], []),
+    ({"phrasesnotfound": [], "fieldsnotfound": {"tiab2": 1}}, [], [], ["fieldsnotfound (a JSON object)"]),
+    # the whole errorlist in another shape
+    (["p.E1317Q"], [], [], ["errorlist (a JSON list)"]),
+    ("p.E1317Q", [], [], ["errorlist (a JSON string)"]),
+    ([], [], [], []),
+    (None, [], [], []),
+])
+def test_an_errorlist_of_an_unexpected_shape_is_read_leniently_and_noted(
+        samples_dir: Path, errorlist: object, not_found: list[str], fields: list[str], unreadable: list[str]) -> None:
+    """errorlist only explains the search: an odd shape must neither crash the check nor invent phrases."""
+    result = parse(_real_esearch_with(samples_dir, errorlist))
+    assert len(result.meta["ids"]) == 100  # the search itself is read as usual
+    assert (result.meta["not_found"], result.meta["fields_not_found"], result.meta["unreadable"]) == (
+        not_found, fields, unreadable)
+
+
 def test_real_esummary(samples_dir: Path) -> None:
     result = parse((samples_dir / "pubmed" / "pubmed_esummary_json_27933103.extracted.json").read_bytes())
     assert [(i.key, i.fields) for i in result.items] == [("27933103", {
@@ -117,6 +156,23 @@ async def test_esummary_in_batches_of_200_with_tool_and_email(server) -> None:
                             "sort": ["pub_date"], "tool": ["trialwatch"], "email": ["ops@example.org"]}
     assert [len(r.query["id"][0].split(",")) for r in summaries] == [200, 50]
     assert all(r.query["tool"] == ["trialwatch"] and r.query["email"] == ["ops@example.org"] for r in summaries)
+
+
+async def test_ignored_field_tags_and_an_odd_errorlist_become_notes_not_failures(server) -> None:
+    body = esearch("49990001")
+    body["esearchresult"]["errorlist"] = {"phrasesnotfound": 2024, "fieldsnotfound": ["tiab2"], "extra": None}
+    server.route("GET", "/pubmed/esearch.fcgi", Reply(body=body))
+    server.route("GET", "/pubmed/esummary.fcgi", Reply(body=esummary(esummary_doc("49990001", title="A"))))
+    outcome = await _fetch(server, "tw")
+    assert [i.key for i in outcome.result.items] == ["49990001"] and outcome.result.complete
+    assert outcome.notes == ["PubMed ignored phrase(s) it could not find: 2024",
+                             "PubMed ignored field tag(s) it does not know: tiab2"]
+    body["esearchresult"]["errorlist"] = {"phrasesnotfound": {"p": 1}}
+    server.route("GET", "/pubmed/esearch.fcgi", Reply(body=body))
+    server.route("GET", "/pubmed/esummary.fcgi", Reply(body=esummary(esummary_doc("49990001", title="A"))))
+    outcome = await _fetch(server, "tw")
+    assert outcome.notes == [("PubMed's list of ignored search terms came in an unexpected shape and may be "
+                              "incomplete: phrasesnotfound (a JSON object)")]
 
 
 async def test_no_email_without_a_contact_and_missing_summaries_noted(server) -> None:

@@ -2,7 +2,9 @@
 
 Kept out of the cogs (``bot/discord/bot.py``) so the layout is tested without Discord. Everything
 that came from outside (watch errors, trial titles, registry values) is escaped for markdown, and
-every answer is fitted to Discord's limits here, not left for Discord to refuse.
+every answer is fitted to Discord's limits here, not left for Discord to refuse. Error text is
+redacted (:func:`~bot.discord.webhook.redact_secrets`) before it is shown: an answer is read by a
+whole channel, and an error may quote a URL with a token in it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any, Iterable, Mapping
 from bot.present.values import FIGURES, fmt_interval, value_text
 from bot.discord.limits import DISCORD, fit_embed, grapheme_prefix, truncate
 from bot.discord.render import BLUE, embed_url, escape_markdown, link_text, progress_bar, status_colour
+from bot.discord.webhook import redact_secrets
 from bot.engine.watches import describe_watch
 from scrapers.records import WatchSpec
 
@@ -84,7 +87,7 @@ def status_line(watch: WatchSpec, health: Any, next_run: datetime | None) -> str
     error = getattr(health, "last_error", None)
     if error:
         at = getattr(health, "last_error_at", None)
-        line += f"\n  last error {when(at)}: {escape_markdown(truncate(str(error), 200))}"
+        line += f"\n  last error {when(at)}: {escape_markdown(truncate(redact_secrets(error), 200))}"
     return line
 
 

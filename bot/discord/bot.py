@@ -8,11 +8,12 @@ answer.
 
 Commands:
 
-- ``/check [watch]`` — defer, run the real pipeline for one or all watches, deliver, answer with
-  the ``--explain`` stage report;
+- ``/check [watch]`` — in a server only, at most :data:`CHECK_RATE` times per :data:`CHECK_PER_S`
+  seconds per server (:class:`GuildRateLimit`): defer, run the real pipeline for one or all watches,
+  deliver, answer with the ``--explain`` stage report (secrets redacted);
 - ``/watch add kind target [interval] [labels]``, ``/watch remove id``, ``/watch list`` — the
   group carries ``default_permissions(manage_guild=True)`` (Discord hides it from others, but a
-  server admin can override that), and add/remove also check Manage Server locally; a refusal is
+  server admin can override that), and every subcommand also checks Manage Server locally; a refusal is
   answered ephemerally and changes nothing. URLs added here must be public (:mod:`bot.engine.urlsafety`);
 - ``/trial <id>`` — the dossier of a trial known by any registry id;
 - ``/status`` — every watch: last success, last error, failures in a row, next run.
@@ -25,6 +26,9 @@ from __future__ import annotations
 
 import io
 import logging
+import time
+from collections import deque
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import discord
@@ -44,6 +48,7 @@ from bot.present.values import fmt_interval
 from bot.engine.config import Config, ConfigError, parse_interval, watch_from_table
 from bot.engine.explain import explain_text
 from bot.discord.render import escape_markdown
+from bot.discord.webhook import redact_secrets, secret_values
 from bot.engine.urlsafety import UnsafeURL, check_url
 from bot.engine.watches import default_watch_id, describe_watch, keys_from_target
 from scrapers.kinds import kind_names, source_class
@@ -55,7 +60,9 @@ log = logging.getLogger("trialwatch.bot")
 #: trialwatch hammer a registry or a forum); the config file may set anything
 MIN_DISCORD_INTERVAL_S = 300
 NO_PINGS = discord.AllowedMentions.none()
-REFUSED_MANAGE = "You need the **Manage Server** permission to change watches. Nothing was changed."
+REFUSED_MANAGE = "You need the **Manage Server** permission to see or change watches. Nothing was changed."
+REFUSED_DM = ("/check works in a server channel only: the checks it may run are shared by everyone in a "
+              "server. Nothing was checked.")
 
 
 class Backend(Protocol):
@@ -98,6 +105,42 @@ async def answer(interaction: discord.Interaction, content: str | None = None, *
 CHECK_RATE, CHECK_PER_S = 3, 60.0
 
 
+def cooldown_text(retry_after: float) -> str:
+    """The private answer to a /check over the server's allowance."""
+    return (f"Checked just now; the sources are asked at most {CHECK_RATE} times a minute from this server. "
+            f"Try again in {max(retry_after, 1.0):.0f} s. Nothing was checked.")
+
+
+class GuildRateLimit:
+    """At most ``rate`` uses per ``per`` seconds per server: a sliding window of the accepted uses.
+
+    Owned by the bot (not discord.py's ``checks.cooldown``, whose buckets are global to the process and
+    keyed on whatever the key function returns — a DM fell back to the user's id, so six users in DMs
+    got six allowances). The clock is injected so tests never wait; ``time.monotonic`` by default
+    (immune to wall-clock jumps).
+    """
+
+    def __init__(self, rate: int, per: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = rate
+        self.per = per
+        self.clock = clock
+        self._uses: dict[int, deque[float]] = {}
+
+    def hit(self, guild_id: int) -> float | None:
+        """Count one use for ``guild_id`` and return None, or return the seconds until one is allowed
+        (and count nothing: a refused use costs the server nothing)."""
+        now = self.clock()
+        for key in [k for k, uses in self._uses.items() if not uses or uses[-1] <= now - self.per]:
+            del self._uses[key]  # servers quiet for a whole window: forget them
+        uses = self._uses.setdefault(guild_id, deque())
+        while uses and uses[0] <= now - self.per:
+            uses.popleft()
+        if len(uses) >= self.rate:
+            return uses[0] + self.per - now
+        uses.append(now)
+        return None
+
+
 def refusal_text(error: app_commands.AppCommandError) -> str | None:
     """What to tell a user whose command was refused by a check (None: not a refusal, a failure)."""
     if isinstance(error, app_commands.MissingPermissions):
@@ -105,8 +148,7 @@ def refusal_text(error: app_commands.AppCommandError) -> str | None:
             return REFUSED_MANAGE
         return f"You are missing a permission for this: {', '.join(error.missing_permissions)}. Nothing was changed."
     if isinstance(error, app_commands.CommandOnCooldown):
-        return (f"Checked just now; the sources are asked at most {CHECK_RATE} times a minute from here. "
-                f"Try again in {error.retry_after:.0f} s.")
+        return cooldown_text(error.retry_after)
     if isinstance(error, app_commands.NoPrivateMessage):
         return "This command works in a server channel only."
     if isinstance(error, app_commands.CheckFailure):
@@ -138,11 +180,14 @@ class TrialwatchTree(app_commands.CommandTree):
 class TrialwatchBot(commands.Bot):
     """trialwatch's Discord client. Needs no privileged intent: slash commands only."""
 
-    def __init__(self, backend: Backend, *, sync_commands: bool = True) -> None:
+    def __init__(self, backend: Backend, *, sync_commands: bool = True,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(command_prefix=commands.when_mentioned, intents=discord.Intents.default(),
                          allowed_mentions=NO_PINGS, tree_cls=TrialwatchTree, help_command=None)
         self.backend = backend
         self.sync_commands_on_start = sync_commands
+        #: /check's allowance per server; ``clock`` is for tests
+        self.check_limit = GuildRateLimit(CHECK_RATE, CHECK_PER_S, clock=clock)
 
     async def setup_hook(self) -> None:
         """Runs once at login, before the gateway connects: load the cogs and publish the commands."""
@@ -216,10 +261,22 @@ class CheckCog(_Cog, name="Check"):
 
     @app_commands.command(name="check", description="Check one watch (or all) now and show every stage")
     @app_commands.describe(watch="a watch id; leave empty to check every enabled watch")
-    # Anyone may ask, but not so often that a channel can hammer the sources (and skip the backoff of
-    # a failing one): a few checks a minute per server.
-    @app_commands.checks.cooldown(CHECK_RATE, CHECK_PER_S, key=lambda i: i.guild_id or i.user.id)
+    # Discord then offers it in servers only; checked in the callback too, because commands published
+    # globally before this change keep their DM permission (sync_commands compares names and options only).
+    @app_commands.guild_only()
     async def check(self, interaction: discord.Interaction, watch: str | None = None) -> None:
+        # Anyone may ask, but not so often that a server can hammer the sources (and skip the backoff
+        # of a failing one): a few checks a minute per server. Both refusals come before the defer, so
+        # they stay private, and are checked in the callback itself so no path around the tree skips them.
+        if interaction.guild_id is None:
+            await answer(interaction, REFUSED_DM, ephemeral=True)
+            return
+        wait = self.bot.check_limit.hit(interaction.guild_id)
+        if wait is not None:
+            log.info("/check refused for user %s in server %s: %.0f s left of the cooldown",
+                     getattr(interaction.user, "id", "?"), interaction.guild_id, wait)
+            await answer(interaction, cooldown_text(wait), ephemeral=True)
+            return
         await interaction.response.defer(thinking=True)
         try:
             outcome = await self.backend.check_now([watch] if watch else None)
@@ -227,6 +284,9 @@ class CheckCog(_Cog, name="Check"):
             await answer(interaction, escape_markdown(str(exc)), ephemeral=True)
             return
         text = explain_text(outcome.reports, outcome.deliveries) or "No enabled watches to check.\n"
+        discord_cfg = self.backend.cfg.discord
+        # Delivery failures quote Discord; the report goes to a channel: never with a secret in it.
+        text = redact_secrets(text, secret_values(discord_cfg.webhook_url, discord_cfg.token))
         failed = sum(1 for r in outcome.reports if r.failed)
         events = sum(len(r.events) for r in outcome.reports)
         head = (f"Checked {len(outcome.reports)} watch(es): {events} new event(s)"
@@ -247,7 +307,8 @@ class CheckCog(_Cog, name="Check"):
 @app_commands.default_permissions(manage_guild=True)
 class WatchCog(_Cog, commands.GroupCog, name="Watch", group_name="watch",
                group_description="Manage what trialwatch watches"):
-    """/watch add|remove|list. Changing watches needs Manage Server, checked here as well as by Discord."""
+    """/watch add|remove|list. Every subcommand needs Manage Server, checked here as well as by Discord
+    (Discord's ``default_permissions`` is a hint a server admin can override)."""
 
     @app_commands.command(name="add", description="Watch a trial, a search, a forum thread, a feed or a paper query")
     @app_commands.describe(kind="what kind of source", target="NCT id, EU CT number, URL, query, or key=value&… search",
@@ -314,6 +375,7 @@ class WatchCog(_Cog, commands.GroupCog, name="Watch", group_name="watch",
         return await self._watch_choices(current)
 
     @app_commands.command(name="list", description="Every watch with its schedule, labels and health")
+    @app_commands.checks.has_permissions(manage_guild=True)  # the list shows targets and errors: moderators only
     async def list_(self, interaction: discord.Interaction) -> None:
         repo = self.backend.repo
         watches = repo.list_watches()

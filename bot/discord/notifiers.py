@@ -24,6 +24,11 @@ The bot channel sends each message with ``nonce`` = a value derived from the fir
 carries; discord.py 2.7.1 adds ``enforce_nonce: true`` whenever a nonce is given, so Discord
 returns the first message instead of posting a duplicate when a send is retried after a crash
 (within Discord's few-minute nonce window). Webhooks have no nonce: at least once.
+
+Every failure's text becomes the outbox row's ``last_error``, a line of ``/check`` and, for a
+destination that is gone, an alert posted to the *other* destinations; Discord's part of it (its
+error message, which may echo a URL or a token) passes through
+:func:`~bot.discord.webhook.redact_secrets` with this destination's own secrets first.
 """
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ from bot.discord.webhook import (
     WebhookGone,
     WebhookSender,
     normalise_webhook_url,
+    redact_secrets,
+    secret_values,
 )
 from bot.discord.render import render_messages
 from storage.stores.destinations import fingerprint
@@ -149,23 +156,29 @@ class WebhookNotifier(_DiscordNotifier):
         self.labels_for = labels_for
         self.sender = WebhookSender(self.url, api_base=api_base, backoff_base=backoff_base, timeout=timeout,
                                     client=client)
+        self._secrets = secret_values(url, self.url)
 
     def __repr__(self) -> str:
         return f"WebhookNotifier({self.sender.name})"
 
     async def _post(self, message: dict[str, Any], outbox_ids: Sequence[int] = ()) -> str | None:
         payload = {k: v for k, v in message.items() if not k.startswith("_")}
+        # The sender redacts Discord's words already; said again here, so no path around it can leak.
         try:
             result = await self.sender.send(payload, files=message.get("_files"))
         except WebhookGone as exc:
-            raise DestinationGone(str(exc)) from None
+            raise DestinationGone(self._say(exc)) from None
         except PermanentError as exc:
-            raise MessageRefused(str(exc), status=exc.status, code=exc.code) from None
+            raise MessageRefused(self._say(exc), status=exc.status, code=exc.code) from None
         except TransientError as exc:
-            raise TransientDeliveryError(str(exc), retry_after=exc.retry_after) from None
+            raise TransientDeliveryError(self._say(exc), retry_after=exc.retry_after) from None
         except httpx.HTTPError as exc:  # anything httpx raises that the sender did not classify
             raise TransientDeliveryError(f"{self.sender.name}: {type(exc).__name__}") from None
         return result.message_id
+
+    def _say(self, exc: BaseException) -> str:
+        """An exception's text as it may be stored and shown: this webhook's URL and token hidden."""
+        return redact_secrets(exc, self._secrets)
 
     async def aclose(self) -> None:
         await self.sender.aclose()
@@ -220,6 +233,12 @@ class BotChannelNotifier(_DiscordNotifier):
         self._token = token
         self._owns_client = client is None
 
+    def _say(self, text: object) -> str:
+        """Discord's text (``HTTPException.text``, ``str(exc)``) as it may be stored and shown: the
+        bot token and any URL or token-shaped string in it hidden."""
+        running = getattr(getattr(self._client, "http", None), "token", None)  # the service's bot logged in
+        return redact_secrets(text, secret_values(self._token, running if isinstance(running, str) else None))
+
     def _decorate(self, planned: Planned, events: Sequence[dict[str, Any]]) -> Planned:
         """The first event id of each message feeds its nonce."""
         planned.message = {**planned.message, "_first_event": str(events[planned.indexes[0]].get("id"))}
@@ -237,7 +256,7 @@ class BotChannelNotifier(_DiscordNotifier):
                 raise DestinationGone("Discord refused the bot token (401); check [discord] token") from None
             except (discord.HTTPException, OSError) as exc:
                 await client.close()
-                raise TransientDeliveryError(f"could not log the bot in: {exc}") from None
+                raise TransientDeliveryError(f"could not log the bot in: {self._say(exc)}") from None
             self._client = client
         if self._client.user is None:
             raise TransientDeliveryError("the bot is not connected to Discord yet")
@@ -256,17 +275,20 @@ class BotChannelNotifier(_DiscordNotifier):
             files = [discord.File(io.BytesIO(png), filename=name) for name, png, _ in message.get("_files") or []]
             sent = await channel.send(**payload_to_discord(payload), nonce=nonce, **({"files": files} if files else {}))
         except discord.NotFound as exc:
-            raise DestinationGone(f"channel {self.channel_id} is gone: HTTP 404, code {exc.code}: {exc.text}") from None
+            raise DestinationGone(
+                f"channel {self.channel_id} is gone: HTTP 404, code {exc.code}: {self._say(exc.text)}") from None
         except discord.Forbidden as exc:
             raise TransientDeliveryError(
-                f"the bot may not post in channel {self.channel_id} (HTTP 403, code {exc.code}: {exc.text}); "
+                f"the bot may not post in channel {self.channel_id} "
+                f"(HTTP 403, code {exc.code}: {self._say(exc.text)}); "
                 "give it View Channel, Send Messages and Embed Links", retry_after=FORBIDDEN_PAUSE_S) from None
         except discord.DiscordServerError as exc:
             raise TransientDeliveryError(f"Discord answered HTTP {exc.status}") from None
         except discord.HTTPException as exc:
             if exc.status == 429:
                 raise TransientDeliveryError("rate limited; try later") from None
-            raise MessageRefused(f"Discord refused the message: HTTP {exc.status}, code {exc.code}: {exc.text}",
+            raise MessageRefused(f"Discord refused the message: HTTP {exc.status}, code {exc.code}: "
+                                 f"{self._say(exc.text)}",
                                  status=exc.status, code=exc.code) from None
         except (OSError, TimeoutError) as exc:
             raise TransientDeliveryError(f"no answer from Discord: {type(exc).__name__}") from None

@@ -14,7 +14,10 @@ to retry what never will:
 
 The webhook URL contains its token, i.e. it *is* the credential. It never appears in our logs or
 exception messages (only ``webhook …/ID/***``), and httpx's own request log (which prints full
-URLs at INFO) is held at WARNING.
+URLs at INFO) is held at WARNING. Discord's own words (an error's ``message`` and ``errors``) are
+passed through :func:`redact_secrets` before they reach an exception: they end up in the outbox's
+``last_error``, in ``/check`` answers and in ``destination_stopped`` alerts posted to other channels,
+and an error body may echo the URL or the token it was sent to.
 
 Delivery is at least once: a timeout after Discord stored the message leads to a retry and a
 duplicate. Webhooks have no ``nonce``/``enforce_nonce``; that is the price of never losing one.
@@ -28,10 +31,13 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Iterable
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+
+from bot.engine.logs import redact
+from scrapers.http.errors import redact_url
 
 logger = logging.getLogger(__name__)
 # httpx logs "HTTP Request: POST <full url>" at INFO; the URL holds the webhook token.
@@ -157,6 +163,48 @@ def _redact_any(url: str) -> str:
     return redact_webhook_url(url)
 
 
+#: a URL inside free text (an error message); what :func:`redact_url` is applied to
+_URL_IN_TEXT = re.compile(r"https?://[^\s'\"<>]+")
+
+
+def secret_values(*values: str | None) -> list[str]:
+    """The strings to hide for these configured secrets: each value, and a webhook URL's token alone.
+
+    The token alone matters because an error body can quote it without the URL around it.
+    """
+    out: list[str] = []
+    for value in values:
+        if not value:
+            continue
+        out.append(value)
+        m = _WEBHOOK_PATH.match(urlsplit(value).path)
+        if m:
+            out.append(m["token"])
+    return out
+
+
+def redact_secrets(text: Any, secrets: Iterable[str] = ()) -> str:
+    """``text`` safe to store and to show in Discord: the given secrets, webhook URLs' tokens and
+    bot-token-shaped strings (:func:`bot.engine.logs.redact`, the rule of our logs) replaced by ``***``,
+    then every remaining URL through :func:`scrapers.http.errors.redact_url` (long, token-like path
+    segments and query values hidden) — Discord's error text is not ours and may echo what it was sent.
+    """
+    clean = redact(str(text), list(secrets))
+    return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), clean)
+
+
+def _redact_tree(value: Any, secrets: Iterable[str]) -> Any:
+    """Discord's nested ``errors`` object with every key and string redacted (its shape kept)."""
+    secrets = list(secrets)
+    if isinstance(value, dict):
+        return {redact_secrets(k, secrets): _redact_tree(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_tree(v, secrets) for v in value]
+    if isinstance(value, str):
+        return redact_secrets(value, secrets)
+    return value
+
+
 # ------------------------------------------------------------------------------------------ sender
 
 
@@ -204,6 +252,7 @@ class WebhookSender:
     ) -> None:
         self.url = normalise_webhook_url(url, api_base)
         self.name = redact_webhook_url(self.url)
+        self._secrets = secret_values(url, self.url)
         self._own_client = client is None
         self._client = client or httpx.AsyncClient(timeout=timeout)
         self._timeout = timeout
@@ -302,7 +351,8 @@ class WebhookSender:
 
             body = _json(response)
             code = body.get("code") if isinstance(body.get("code"), int) else None
-            message = str(body.get("message") or response.reason_phrase or "")
+            # Discord's words go into exceptions, the outbox and /check answers: never with our secrets.
+            message = redact_secrets(body.get("message") or response.reason_phrase or "", self._secrets)
 
             if status == 429:
                 rate_limited += 1
@@ -338,4 +388,4 @@ class WebhookSender:
                 continue
 
             logger.error("%s: HTTP %d code %s: %s", self.name, status, code, message)
-            raise PermanentError(status, code, message, body.get("errors"))
+            raise PermanentError(status, code, message, _redact_tree(body.get("errors"), self._secrets))

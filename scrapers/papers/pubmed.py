@@ -3,8 +3,11 @@
 Two steps per check:
 
 1. ``esearch.fcgi?db=pubmed&retmode=json&term=…&retmax=…&sort=pub_date``: the PMIDs, newest
-   publication first. ``count`` is a **string** (§5.11); ``errorlist`` names phrases PubMed
-   ignored, which goes into the check's notes because a silently ignored phrase widens a search.
+   publication first. ``count`` is a **string** (§5.11); ``errorlist`` names phrases
+   (``phrasesnotfound``) and field tags (``fieldsnotfound``) PubMed ignored, which go into the
+   check's notes because a silently ignored phrase widens a search. ``errorlist`` is diagnostics,
+   not results: a part of it in an unexpected shape (a string, a number, an object) is read as well
+   as it can be and noted, never allowed to fail (or crash) the check.
 2. ``esummary.fcgi?db=pubmed&retmode=json&id=…`` in batches of at most :data:`BATCH` ids: title,
    journal, dates and ``articleids``. An id PubMed cannot summarise comes back as
    ``{"uid": …, "error": "cannot get document summary"}``; it is left out and the result is marked
@@ -97,10 +100,57 @@ def parse_esearch(doc: Mapping[str, Any], where: str = "the esearch response") -
     if not isinstance(raw_ids, list):
         raise ParseError(f"PubMed esearch has no 'idlist' list in {where}")
     ids = [pmid for pmid in (normalise_pmid(i) for i in raw_ids) if pmid]
-    errors = result.get("errorlist") if isinstance(result.get("errorlist"), dict) else {}
-    not_found = [str(p) for p in (errors.get("phrasesnotfound") or []) if p]
-    meta = {"count": count, "ids": ids, "query_translation": result.get("querytranslation"), "not_found": not_found}
+    unreadable: list[str] = []
+    errors = result.get("errorlist")
+    if errors is None or errors == [] or errors == "":
+        errors = {}
+    elif not isinstance(errors, dict):
+        unreadable.append(f"errorlist ({_json_kind(errors)})")
+        errors = {}
+    not_found = _errorlist_terms(errors, "phrasesnotfound", unreadable)
+    fields_not_found = _errorlist_terms(errors, "fieldsnotfound", unreadable)
+    meta = {"count": count, "ids": ids, "query_translation": result.get("querytranslation"), "not_found": not_found,
+            "fields_not_found": fields_not_found, "unreadable": unreadable}
     return ParseResult(items=[], complete=True, meta=meta)
+
+
+def _errorlist_terms(errors: Mapping[str, Any], key: str, unreadable: list[str]) -> list[str]:
+    """The terms of ``errorlist[key]``, which PubMed sends as a list of strings.
+
+    Read leniently, because it only explains the search: a lone string or number is one term, a
+    list keeps its strings and numbers; anything else (an object, a boolean, nested lists) is left
+    out and named in ``unreadable`` so the check can say its list of ignored terms may be incomplete.
+    """
+    value = errors.get(key)
+    if value is None or value == "" or value == []:
+        return []
+    if _is_term(value):  # a lone string or number: one term
+        return [str(value).strip()] if str(value).strip() else []
+    if not isinstance(value, list):
+        unreadable.append(f"{key} ({_json_kind(value)})")
+        return []
+    if not all(_is_term(v) for v in value):
+        unreadable.append(f"{key} (a JSON list holding other things than strings and numbers)")
+    return [str(v).strip() for v in value if _is_term(v) and str(v).strip()]
+
+
+def _is_term(value: Any) -> bool:
+    return isinstance(value, (str, int, float)) and not isinstance(value, bool)
+
+
+def _json_kind(value: Any) -> str:
+    """How a JSON value reads to a person: "a JSON object", "a JSON string" …"""
+    if isinstance(value, dict):
+        return "a JSON object"
+    if isinstance(value, list):
+        return "a JSON list"
+    if isinstance(value, bool):
+        return "a JSON boolean"
+    if isinstance(value, (int, float)):
+        return "a JSON number"
+    if isinstance(value, str):
+        return "a JSON string"
+    return "an unexpected JSON value"
 
 
 def parse_esummary(doc: Mapping[str, Any], where: str = "the esummary response") -> ParseResult:
@@ -251,6 +301,11 @@ class PubmedSource(Source):
         notes: list[str] = []
         if search.meta["not_found"]:
             notes.append("PubMed ignored phrase(s) it could not find: " + ", ".join(search.meta["not_found"]))
+        if search.meta.get("fields_not_found"):
+            notes.append("PubMed ignored field tag(s) it does not know: " + ", ".join(search.meta["fields_not_found"]))
+        if search.meta.get("unreadable"):
+            notes.append("PubMed's list of ignored search terms came in an unexpected shape and may be incomplete: "
+                         + ", ".join(search.meta["unreadable"]))
         complete = count <= len(ids) and since is None  # an entry-date search is only what entered lately
         if since is not None:
             notes.append(f"papers entered in PubMed since {since - timedelta(days=INDEX_MARGIN_DAYS)} "

@@ -18,6 +18,16 @@ For the bot destination it also answers the few token endpoints discord.py uses 
 and bulk-overwriting slash commands), with Discord's ``nonce`` + ``enforce_nonce`` rule: a repeated
 nonce returns the first message, no duplicate.
 
+A created message is answered with Discord's documented message object (DAD ``resources/message.mdx``
+"Message Object"): ``id``, ``channel_id``, ``author``, ``content``, ``timestamp``, ``edited_timestamp``,
+``tts``, ``mention_everyone``, ``mentions``, ``mention_roles``, ``attachments``, ``embeds``, ``pinned``,
+``type``, ``flags``, ``components`` (+ ``webhook_id`` / ``nonce``). Each attachment is a full attachment
+object — ``id``, ``filename``, ``size``, ``url``, ``proxy_url``, ``content_type`` and, for images,
+``width``/``height`` — because clients parse them: discord.py 2.7 reads ``size``, ``url`` and
+``proxy_url`` with ``data[...]`` and raises KeyError when one is missing. Embeds come back with
+``type: "rich"`` and ``attachment://`` images resolved to the attachment's URLs, as Discord does.
+The uploaded bytes are kept (:attr:`DiscordStandIn.uploads`) so a test can check what arrived.
+
 Run from a shell for another process's test::
 
     python -m tests.support.discord_standin --port 8765 --record messages.jsonl
@@ -30,9 +40,12 @@ from __future__ import annotations
 import argparse
 import email.parser
 import email.policy
+import hashlib
 import json
+import mimetypes
 import re
 import signal
+import struct
 import sys
 import threading
 import time
@@ -61,6 +74,123 @@ _DEFAULT_BODIES: dict[int, dict[str, Any]] = {
     502: {"code": 0, "message": "502: Bad Gateway"},
     503: {"code": 0, "message": "503: Service Unavailable"},
 }
+
+
+#: where Discord serves attachments (``url``) and their resized copies (``proxy_url``)
+CDN_BASE = "https://cdn.discordapp.com"
+MEDIA_BASE = "https://media.discordapp.net"
+#: the fields of a message that echo the request, kept in :attr:`DiscordStandIn.messages` for tests
+#: but not part of Discord's message object, so never in an answer
+_REQUEST_ECHOES = ("allowed_mentions", "thread_id", "enforce_nonce")
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One file part of an accepted multipart message: what the stand-in received, byte for byte."""
+
+    message_id: str
+    field: str
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class _FilePart:
+    field: str
+    filename: str
+    content_type: str
+    data: bytes
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) of a PNG or GIF, else None: Discord reports both for images it can read."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24 and data[12:16] == b"IHDR":
+        width, height = struct.unpack(">II", data[16:24])
+        return int(width), int(height)
+    if data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 10:
+        width, height = struct.unpack("<HH", data[6:10])
+        return int(width), int(height)
+    return None
+
+
+def sniff_content_type(filename: str, declared: str, data: bytes) -> str:
+    """The ``content_type`` Discord reports: by the bytes for common images, else by the file name,
+    else as declared (discord.py declares every file ``application/octet-stream``); text gets a charset."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        kind = "image/png"
+    elif data[:3] == b"\xff\xd8\xff":
+        kind = "image/jpeg"
+    elif data[:6] in (b"GIF87a", b"GIF89a"):
+        kind = "image/gif"
+    elif data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        kind = "image/webp"
+    else:
+        kind = mimetypes.guess_type(filename)[0] or declared or "application/octet-stream"
+    return f"{kind}; charset=utf-8" if kind.startswith("text/") and "charset" not in kind else kind
+
+
+def attachment_object(channel_id: str, attachment_id: str, part: _FilePart,
+                      description: str | None = None) -> dict[str, Any]:
+    """Discord's attachment object for an uploaded file (DAD ``message.mdx`` "Attachment Object").
+
+    ``url`` and ``proxy_url`` carry the signed ``ex``/``is``/``hm`` query Discord has added since 2023.
+    """
+    now = int(time.time())
+    digest = hashlib.sha256(part.data).hexdigest()
+    query = f"?ex={now + 86400:x}&is={now:x}&hm={digest}&"
+    path = f"/attachments/{channel_id}/{attachment_id}/{part.filename}"
+    obj: dict[str, Any] = {
+        "id": attachment_id,
+        "filename": part.filename,
+        "size": len(part.data),
+        "url": f"{CDN_BASE}{path}{query}",
+        "proxy_url": f"{MEDIA_BASE}{path}{query}",
+        "content_type": sniff_content_type(part.filename, part.content_type, part.data),
+    }
+    size = image_size(part.data)
+    if size is not None:
+        obj["width"], obj["height"] = size
+    if description:
+        obj["description"] = description
+    return obj
+
+
+def _mention_fields(payload: dict[str, Any], *, webhook: bool) -> dict[str, Any]:
+    """``mention_everyone`` and ``mention_roles`` as Discord fills them: mentions in ``content`` that
+    ``allowed_mentions`` lets through (its default: users only for webhooks, everything for bots).
+    No user is known to the stand-in, so ``mentions`` stays empty."""
+    content = str(payload.get("content") or "")
+    allowed = payload.get("allowed_mentions")
+    if not isinstance(allowed, dict):
+        allowed = {"parse": ["users"]} if webhook else {"parse": ["users", "roles", "everyone"]}
+    parse = allowed.get("parse") or []
+    roles = re.findall(r"<@&(\d+)>", content)
+    listed = [str(r) for r in allowed.get("roles") or []]
+    return {
+        "mention_everyone": "everyone" in parse and bool(re.search(r"@(everyone|here)\b", content)),
+        "mentions": [],
+        "mention_roles": [r for r in dict.fromkeys(roles) if "roles" in parse or r in listed],
+    }
+
+
+def public_message(message: dict[str, Any]) -> dict[str, Any]:
+    """A recorded message as Discord answers it: request echoes left out, embeds typed ``rich`` and
+    ``attachment://`` images resolved to the attachment's ``url``/``proxy_url``/size."""
+    by_name = {a["filename"]: a for a in message.get("attachments") or []}
+    embeds = []
+    for embed in message.get("embeds") or []:
+        shown = {**embed, "type": embed.get("type") or "rich"}
+        for key in ("image", "thumbnail"):
+            media = embed.get(key)
+            url = media.get("url") if isinstance(media, dict) else None
+            if isinstance(url, str) and url.startswith("attachment://") and url[13:] in by_name:
+                att = by_name[url[13:]]
+                shown[key] = {"url": att["url"], "proxy_url": att["proxy_url"], "content_type": att["content_type"],
+                              "flags": 0, **({"width": att["width"], "height": att["height"]}
+                                             if "width" in att else {})}
+        embeds.append(shown)
+    return {**{k: v for k, v in message.items() if k not in _REQUEST_ECHOES}, "embeds": embeds}
 
 
 @dataclass
@@ -252,6 +382,7 @@ class DiscordStandIn:
         self.record_path = Path(record_path) if record_path else None
         self._lock = threading.Lock()
         self._messages: list[dict[str, Any]] = []
+        self._uploads: list[Upload] = []
         self._requests: list[dict[str, Any]] = []
         self._script: list[_Scripted] = []
         self._deleted = False
@@ -340,9 +471,18 @@ class DiscordStandIn:
 
     @property
     def messages(self) -> list[dict[str, Any]]:
-        """Accepted messages, in arrival order (copies)."""
+        """Accepted messages, in arrival order (copies): Discord's message object plus what the request
+        asked for (``allowed_mentions``, ``thread_id``, ``enforce_nonce``) and embeds exactly as sent
+        (``attachment://`` not resolved), so tests can assert on the request. Answers use
+        :func:`public_message`."""
         with self._lock:
             return json.loads(json.dumps(self._messages))
+
+    @property
+    def uploads(self) -> list[Upload]:
+        """Every file of every accepted message, in arrival order, with its bytes."""
+        with self._lock:
+            return list(self._uploads)
 
     @property
     def requests(self) -> list[dict[str, Any]]:
@@ -353,6 +493,7 @@ class DiscordStandIn:
     def clear(self) -> None:
         with self._lock:
             self._messages.clear()
+            self._uploads.clear()
             self._requests.clear()
             self._script.clear()
             self._nonces.clear()
@@ -441,29 +582,49 @@ class DiscordStandIn:
         if isinstance(parsed, tuple) and len(parsed) == 2 and isinstance(parsed[0], str):
             error = {"_errors": [{"code": parsed[0], "message": parsed[1]}]}
             return 400, rate, {"code": 50035, "message": "Invalid Form Body", "errors": error}, 0.0
-        payload, filenames = parsed
-        problem = validate_message(payload, filenames, self.limits) or self._refused(payload)
+        payload, parts = parsed
+        problem = validate_message(payload, [f.filename for f in parts], self.limits) or self._refused(payload)
         if problem is not None:
             return 400, rate, problem[1], 0.0
-        message = {
-            "id": self._next_id(),
-            "type": 0,
-            "channel_id": self.channel_id,
-            "webhook_id": self.webhook_id,
+        thread_id = (query.get("thread_id") or [None])[0]
+        author = {"id": self.webhook_id, "username": payload.get("username") or "stand-in", "avatar": None,
+                  "discriminator": "0000", "global_name": None, "bot": True}
+        message = self._message(thread_id or self.channel_id, payload, parts, author, webhook=True)
+        message["webhook_id"] = self.webhook_id
+        message["thread_id"] = thread_id  # a request echo: Discord says so by channel_id alone
+        self._record(message)
+        wait = (query.get("wait") or ["false"])[0].lower() == "true"
+        return (200, rate, public_message(message), 0.0) if wait else (204, rate, None, 0.0)
+
+    def _message(self, channel_id: str, payload: dict[str, Any], parts: list[_FilePart], author: dict[str, Any],
+                 *, webhook: bool) -> dict[str, Any]:
+        """A new message object, as Discord documents it, for an accepted ``payload`` and its files."""
+        message_id = self._next_id()
+        described = {str(a.get("id")): a for a in payload.get("attachments") or [] if isinstance(a, dict)}
+        attachments = []
+        for i, part in enumerate(parts):
+            index = part.field[len("files["):-1] if part.field.startswith("files[") else str(i)
+            attachment_id = self._next_id()
+            attachments.append(attachment_object(channel_id, attachment_id, part,
+                                                 (described.get(index) or {}).get("description")))
+            self._uploads.append(Upload(message_id, part.field, part.filename,
+                                        attachments[-1]["content_type"], part.data))
+        flags = payload.get("flags") if isinstance(payload.get("flags"), int) else 0
+        return {
+            "id": message_id, "type": 0, "channel_id": channel_id, "author": author,
             "content": payload.get("content") or "",
-            "embeds": payload.get("embeds") or [],
+            "timestamp": datetime.now(timezone.utc).isoformat(), "edited_timestamp": None, "tts": bool(payload.get("tts")),
+            **_mention_fields(payload, webhook=webhook),
+            "attachments": attachments, "embeds": payload.get("embeds") or [], "pinned": False,
+            "flags": flags & (4 | 4096), "components": payload.get("components") or [],
             "allowed_mentions": payload.get("allowed_mentions"),
-            "attachments": [{"id": str(i), "filename": name} for i, name in enumerate(filenames)],
-            "thread_id": (query.get("thread_id") or [None])[0],
-            "timestamp": datetime.now(timezone.utc).isoformat(),
-            "author": {"id": self.webhook_id, "username": payload.get("username") or "stand-in", "bot": True},
         }
+
+    def _record(self, message: dict[str, Any]) -> None:
         self._messages.append(message)
         if self.record_path is not None:
             with self.record_path.open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(message, ensure_ascii=False) + "\n")
-        wait = (query.get("wait") or ["false"])[0].lower() == "true"
-        return (200, rate, message, 0.0) if wait else (204, rate, None, 0.0)
 
     def _refused(self, payload: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
         """The scripted refusal of :meth:`refuse_embeds`, shaped like Discord's 50035 answer."""
@@ -513,8 +674,8 @@ class DiscordStandIn:
         if isinstance(parsed, tuple) and len(parsed) == 2 and isinstance(parsed[0], str):
             error = {"_errors": [{"code": parsed[0], "message": parsed[1]}]}
             return 400, rate, {"code": 50035, "message": "Invalid Form Body", "errors": error}, 0.0
-        payload, filenames = parsed
-        problem = validate_message(payload, filenames, self.limits) or self._refused(payload)
+        payload, parts = parsed
+        problem = validate_message(payload, [f.filename for f in parts], self.limits) or self._refused(payload)
         if problem is not None:
             return 400, rate, problem[1], 0.0
         nonce = payload.get("nonce")
@@ -523,23 +684,14 @@ class DiscordStandIn:
         if nonce is not None and payload.get("enforce_nonce") and key in self._nonces:
             seen_at, first = self._nonces[key]
             if now - seen_at <= NONCE_WINDOW_S:
-                return 200, rate, first, 0.0
-        message = {
-            "id": self._next_id(), "type": 0, "channel_id": segments[1], "content": payload.get("content") or "",
-            "embeds": payload.get("embeds") or [], "allowed_mentions": payload.get("allowed_mentions"),
-            "attachments": [{"id": str(i), "filename": name} for i, name in enumerate(filenames)],
-            "timestamp": datetime.now(timezone.utc).isoformat(), "edited_timestamp": None, "tts": False,
-            "mention_everyone": False, "mentions": [], "mention_roles": [], "pinned": False, "flags": 0,
-            "nonce": None if nonce is None else str(nonce), "enforce_nonce": bool(payload.get("enforce_nonce")),
-            "author": self._bot_user(),
-        }
-        self._messages.append(message)
+                return 200, rate, public_message(first), 0.0
+        message = self._message(segments[1], payload, parts, self._bot_user(), webhook=False)
+        message["nonce"] = None if nonce is None else str(nonce)
+        message["enforce_nonce"] = bool(payload.get("enforce_nonce"))
+        self._record(message)
         if nonce is not None:
             self._nonces[key] = (now, message)
-        if self.record_path is not None:
-            with self.record_path.open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps(message, ensure_ascii=False) + "\n")
-        return 200, rate, message, 0.0
+        return 200, rate, public_message(message), 0.0
 
     def _commands(
         self, method: str, segments: list[str], body: bytes, rate: dict[str, str]
@@ -562,8 +714,8 @@ class DiscordStandIn:
         return 405, rate, {"message": "405: Method Not Allowed", "code": 0}, 0.0
 
     @staticmethod
-    def _parse_body(content_type: str, body: bytes) -> tuple[dict[str, Any], list[str]] | tuple[str, str]:
-        """(payload, attached filenames), or (error code, message) for a body Discord would refuse."""
+    def _parse_body(content_type: str, body: bytes) -> tuple[dict[str, Any], list[_FilePart]] | tuple[str, str]:
+        """(payload, attached files), or (error code, message) for a body Discord would refuse."""
         kind = content_type.split(";")[0].strip().lower()
         if kind == "application/json":
             try:
@@ -580,7 +732,7 @@ class DiscordStandIn:
             if not msg.is_multipart():
                 return "MULTIPART_INVALID", "Could not parse the multipart body."
             payload: dict[str, Any] = {}
-            filenames: list[str] = []
+            files: list[_FilePart] = []
             for part in msg.iter_parts():
                 name = part.get_param("name", header="content-disposition")
                 filename = part.get_filename()
@@ -596,8 +748,8 @@ class DiscordStandIn:
                 elif name == "content" and not filename:
                     payload["content"] = data.decode("utf-8", "replace")
                 elif filename:
-                    filenames.append(filename)
-            return payload, filenames
+                    files.append(_FilePart(str(name or ""), filename, part.get_content_type(), data))
+            return payload, files
         return "CONTENT_TYPE_INVALID", f"Expected application/json or multipart/form-data, got {kind or 'nothing'}."
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
