@@ -319,3 +319,35 @@ def test_blind_kind_traps(sentence: str) -> None:
 def test_letters_and_digits_name_a_trial(sentence: str, name: str) -> None:
     (signal,) = [s for s in find_signals(sentence) if s["kind"] == "enrollment"]
     assert signal["trial_ref"] == name
+
+
+# --- trial names of every kind, and the name nearest a figure ---------------------------------------
+
+
+@pytest.mark.parametrize(("sentence", "name"), [
+    ("As background, GETSET randomised 211 patients.", "GETSET"),
+    ("The adolescent trial FITNET-NHS enrolled 734 young people.", "FITNET-NHS"),
+    ("Den britiske FITNET-NHS-studien inkluderte 734 ungdommer.", "FITNET-NHS"),
+    ("While CoQ-FATIGUE is still recruiting, its sister study MITO-2 has already completed enrolment with 96 "
+     "patients.", "MITO-2"),
+    ("This newsletter follows ResetME; the separate STOP-PEM study has a target of 1,200 participants.", "STOP-PEM"),
+    ("Die MitoBoost-Studie, die mit ResetME nichts zu tun hat, hat 75 Patienten randomisiert.", "MitoBoost"),
+])
+def test_the_name_nearest_the_figure_is_its_trial(sentence: str, name: str) -> None:
+    (signal,) = find_signals(sentence)
+    assert signal["trial_ref"] == name
+
+
+@pytest.mark.parametrize("sentence", [
+    "Among ME-Patienten, 40 were enrolled.",
+    "UPDATE: 45 PATIENTS ENROLLED SO FAR",
+    "Enrollment: 75 (ACTUAL), ClinicalTrials.gov record.",
+    "We enrolled 20 patients with COVID-19 and IVIG-Behandlung.",
+])
+def test_generic_capitals_are_no_trial_name(sentence: str) -> None:
+    assert all("trial_ref" not in s for s in find_signals(sentence))
+
+
+def test_recruitment_complete_alone_names_its_trial() -> None:
+    (signal,) = find_signals("Die Rekrutierung für HOPE-ME ist abgeschlossen.")
+    assert signal["recruitment_complete"] and signal["trial_ref"] == "HOPE-ME"

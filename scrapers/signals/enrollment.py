@@ -38,7 +38,8 @@ from typing import Any
 from scrapers.signals import lexicon as lx
 from scrapers.signals.numbers import may_hold_a_count
 from scrapers.signals.roles import Figures, Reading, read_roles
-from scrapers.signals.status import recruitment_complete
+from scrapers.signals.status import complete_at, recruitment_complete
+from scrapers.signals.tokens import Token, tokenize
 from scrapers.signals.trial_refs import Name, primary, trial_names
 
 _REGISTRY_FIELD = re.compile(r"^\s*planned number of participants\s*:", re.I)
@@ -46,14 +47,16 @@ ROLES = ("enrolled", "target", "completed")
 
 
 def _unit_ref(reading: Reading, clause: int, first: int, names: list[Name], main: Name | None,
-              by_clause: dict[int, list[Name]], follows: dict[int, Name | None]) -> str | None:
-    """The trial a unit's figures belong to: named in its clause, else the one a relative clause follows,
-    else the sentence's main trial."""
+              by_clause: dict[int, list[Name]], follows: dict[int, Name | None],
+              plain_before: list[Name | None]) -> str | None:
+    """The trial a unit's figures belong to: the name nearest the count in its clause (before it, else after
+    it), else the one a relative clause follows, else the nearest name before the count that is not a
+    comparison ("While CoQ-FATIGUE is still recruiting, its sister study MITO-2 has completed enrolment
+    with 96 patients": MITO-2), else the sentence's main trial."""
     own = by_clause.get(clause)
     if own:
-        k = _count_before(own, first)  # the nearest name on either side of the count (ties: the one before)
-        near = [n for n in own[max(0, k - 1): k + 1]]
-        return min(near, key=lambda n: abs(n.index - first)).text
+        k = _count_before(own, first)
+        return (own[k - 1] if k else own[0]).text
     if clause not in follows:
         follows[clause] = None
         start = reading.clause_start(clause)
@@ -65,7 +68,44 @@ def _unit_ref(reading: Reading, clause: int, first: int, names: list[Name], main
     followed = follows[clause]
     if followed is not None:
         return followed.text
+    before = plain_before[_count_before(names, first)]
+    if before is not None:
+        return before.text
     return main.text if main else None
+
+
+def _plain_before(names: list[Name], every: list[Name] | None = None) -> list[Name | None]:
+    """``out[k]``: the last name among ``every[:k]`` that is in ``names`` and not a comparison (one pass)."""
+    keep = {id(n) for n in names}
+    out: list[Name | None] = [None]
+    for n in every if every is not None else names:
+        out.append(n if id(n) in keep and not n.comparison else out[-1])
+    return out
+
+
+def _in_relative(reading: Reading, name: Name) -> bool:
+    """A name inside a relative clause after a comma ("..., die mit ResetME nichts zu tun hat, ...") is an aside."""
+    if name.index >= len(reading.clause_of):
+        return False
+    tokens = reading.tokens
+    start = reading.clause_start(reading.clause_of[name.index])
+    if start < len(tokens) and tokens[start].text == ",":
+        start += 1
+    return 0 < start < len(tokens) and tokens[start].low in lx.RELATIVE and tokens[start - 1].text == ","
+
+
+def _complete_ref(sentence: str, lang: str, tokens: list[Token], names: list[Name]) -> str | None:
+    """The trial a "recruitment complete" phrase is about: the nearest plain name before it, else after it."""
+    at = complete_at(sentence, lang)
+    if at is None or not names:
+        return None
+    index = next((k for k, tok in enumerate(tokens) if tok.start >= at), len(tokens))
+    k = _count_before(names, index)
+    before = _plain_before(names)[k]
+    if before is not None:
+        return before.text
+    after = next((n for n in names[k:] if not n.comparison), None)
+    return after.text if after is not None else None
 
 
 def _count_before(names: list[Name], start: int) -> int:
@@ -86,9 +126,12 @@ def enrollment_signal(sentence: str, lang: str) -> dict[str, Any] | None:
         return None
     figures: Figures = {}
     ref: str | None = None
+    tokens: list[Token] | None = None
+    names: list[Name] = []
     if may_hold_a_count(sentence):
         reading = read_roles(sentence, lang)
         if reading.found:
+            tokens = reading.tokens
             names = trial_names(reading.tokens, sentence)
             main = primary(names)
             by_clause: dict[int, list[Name]] = {}
@@ -96,14 +139,25 @@ def enrollment_signal(sentence: str, lang: str) -> dict[str, Any] | None:
                 if n.index < len(reading.clause_of):
                     by_clause.setdefault(reading.clause_of[n.index], []).append(n)
             follows: dict[int, Name | None] = {}
-            refs = [_unit_ref(reading, u.clause, u.first, names, main, by_clause, follows) for u, _ in reading.found]
+            plain = _plain_before([n for n in names if not _in_relative(reading, n)], names)
+            refs = [_unit_ref(reading, u.clause, u.first, names, main, by_clause, follows, plain)
+                    for u, _ in reading.found]
             ref = main.text if main and main.text in refs else refs[0]
             for (unit, roles), unit_ref in zip(reading.found, refs):
                 if unit_ref != ref:
                     continue
                 for key, value in roles.items():
                     figures.setdefault(key, value)
-    complete = bool(figures.pop("complete", None)) or recruitment_complete(sentence, lang)
+    complete = bool(figures.pop("complete", None))
+    complete_ref: str | None = None
+    if not complete and recruitment_complete(sentence, lang):
+        complete = True
+        if tokens is None:
+            tokens = tokenize(sentence)
+            names = trial_names(tokens, sentence)
+        complete_ref = _complete_ref(sentence, lang, tokens, names)
+        if figures and ref is not None and complete_ref is not None and complete_ref != ref:
+            complete = False  # "MITO-2 has completed recruitment" said of another trial than the figures'
     enrolled, target = figures.get("enrolled"), figures.get("target")
     if complete and enrolled is not None and target is not None and enrolled < target and not recruitment_complete(
             sentence, lang, places=False):
@@ -118,5 +172,7 @@ def enrollment_signal(sentence: str, lang: str) -> dict[str, Any] | None:
     signal["lang"] = lang
     if ref is not None and figures:
         signal["trial_ref"] = ref
+    elif complete_ref is not None and not figures:
+        signal["trial_ref"] = complete_ref  # "Die Rekrutierung für HOPE-ME ist abgeschlossen"
     signal["evidence"] = sentence
     return signal

@@ -121,11 +121,12 @@ _WORD_CUES: dict[str, list[tuple[str, str]]] = {
         (REACHED, r"erreicht|erreichte|erreichten"),
         (TARGET, r"rekrutierungsziel\w*|einschlussziel\w*"),
         (ENROL_NOUN, r"rekrutierung\w*|einschluss\w*|randomisierung\w*"),
-        (TARGET_ADJ, r"geplant\w*|angestrebt\w*|vorgesehen\w*|benötigt\w*|beabsichtigt\w*|erforderlich\w*"
+        (SIZE, r"umfass\w*"),
+        (TARGET_ADJ, r"gesucht|geplant\w*|angestrebt\w*|vorgesehen\w*|benötigt\w*|beabsichtigt\w*|erforderlich\w*"
                      r"|ausgelegt|konzipiert"),
         (TARGET_VERB, r"möchten|möchte|wollen|plan\w*"),
         (TARGET, r"ziel\w*|fallzahl\w*|stichprobe\w*|teilnehmerzahl"),
-        (COMPLETE, r"abgeschlossen\w*|beendet|absolviert|durchlaufen|fertig"),
+        (COMPLETE, r"abgeschlossen\w*|abschlossen|abschloss|beendet|absolviert|durchlaufen|fertig"),
         (FULL, r"besetzt|vergeben|voll|ausgebucht|belegt"),
         (PLACES, r"plätze|studienplätze|platz"),
         (LEFT, r"frei|freie|freien|übrig|verbleibende\w*|offen|offene|verfügbar\w*"),
@@ -139,7 +140,7 @@ _WORD_CUES: dict[str, list[tuple[str, str]]] = {
     "nl": [
         (VETO, r"reageer\w*|reageerden|respons\w*|beter|verbeter\w*|bijwerking\w*|terugval\w*|stopten|gestopt"
                r"|uitgevallen|vielen|uitval|uitgesloten|overleden|screen\w*|gescreend|wachtlijst\w*|gevraagd"
-               r"|aangemeld|aanmeld\w*|interesse|belangstelling|contact\w*|vragenlijst\w*|enquête\w*|online"
+               r"|aangemeld|aanmeld\w*|vraag|interesse|belangstelling|contact\w*|vragenlijst\w*|enquête\w*|online"
                r"|klacht\w*|diagnose\w*|voelden|niet|geen|nooit|als|indien|zodra|tenzij|wanneer|zou|zouden|ziek|nk|cellen|microliter|punten|schaal|score"
                r"|wereldwijd|landelijk|lijden|prevalentie"),
         (ENROL, r"ge[iï]ncludeerd\w*|ingesloten|gerekruteerd|geworven|gerandomiseerd\w*|opgenomen|ingeschreven"
@@ -149,9 +150,10 @@ _WORD_CUES: dict[str, list[tuple[str, str]]] = {
         (TARGET, r"inclusiedoel\w*|wervingsdoel\w*|streef\w*"),
         (ENROL_NOUN, r"inclusie\w*|werving|rekrutering|randomisatie"),
         (TARGET_ADJ, r"beoogde|beoogd|geplande|gepland|benodigde|vereiste|opgezet|ontworpen"),
-        (TARGET_VERB, r"streeft|streven|nodig|willen|wil"),
+        (SIZE, r"omvat|omvatten|omvatte"),
+        (TARGET_VERB, r"streeft|streven|nodig|willen|wil|zoekt|zoeken"),
         (TARGET, r"doel\w*|beoogt|bedoeling|steekproef\w*"),
-        (COMPLETE, r"afgerond|voltooid|voltooiden|doorlopen|beëindigd|klaar"),
+        (COMPLETE, r"afgerond|afrondden|afrondde|voltooid|voltooiden|voltooide|doorlopen|beëindigd|klaar"),
         (FULL, r"bezet|vergeven|gevuld|vol"),
         (PLACES, r"plaatsen|plekken|plaats"),
         (LEFT, r"vrij|over|open|resterende|beschikbaar"),

@@ -65,7 +65,7 @@ _MAX_WORD = 40
 UNITS = frozenset("""
 % ‰ percent prosent prozent procent mg g kg µg mcg ml l dl iu ie units unit mmol µmol cm mm
 week weeks wk wks day days month months year years yr yrs hour hours hrs h min mins minute minutes
-uke uker uka ukene dag dager døgn måned måneder måneders år års time timer minutter ganger gang
+uke uker uka ukene ukers dag dager dagers døgn måned måneder måneders år års time timer timers minutter ganger gang
 woche wochen tag tage tagen monat monate monaten jahr jahre jahren jährige stunde stunden uhr minuten mal
 week weken dag dagen maand maanden jaar jarige uur minuten keer
 points point poeng punkte punkten punten score votes vote pages page replies reply posts post likes
@@ -141,6 +141,9 @@ def word_value(word: str, lang: str) -> int | None:
     return _compound(word, lang)
 
 
+_SPACED_THOUSANDS = frozenset({"no", "de", "nl"})
+
+
 def _digits(tokens: list[Token], i: int, lang: str) -> tuple[int | None, int]:
     """The value of the digit run starting at token ``i`` (grouped thousands allowed) and its last index.
 
@@ -167,6 +170,15 @@ def _digits(tokens: list[Token], i: int, lang: str) -> tuple[int | None, int]:
         text += nxt
         groups += 1
         last += 2
+    if groups == 0 and lang in _SPACED_THOUSANDS and len(text) <= 3 and text[0] != "0":
+        # "1 200 deltakere", "1\u00a0500 planlagte": thousands set apart by one space (no, de, nl)
+        while (last + 1 < len(tokens) and groups < 2 and tokens[last + 1].is_num and len(tokens[last + 1].text) == 3
+               and tokens[last + 1].start == tokens[last].end + 1
+               and not (last + 2 < len(tokens) and tokens[last + 2].is_num
+                        and tokens[last + 2].start == tokens[last + 1].end + 1 and groups == 1)):
+            text += tokens[last + 1].text
+            groups += 1
+            last += 1
     if len(text) > 6:
         return None, last
     return int(text), last

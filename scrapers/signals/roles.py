@@ -114,6 +114,8 @@ def _cues(tokens: list[Token], lang: str) -> list[str | None]:
             elif low == "med" and not (i + 1 < n and tokens[i + 1].is_num) and (nxt in {"i", "", "nå"} or prev in {"er", "nå", "blitt", "være"}
                                  or (i > 1 and lows[i - 2] in {"er", "nå"})):
                 kinds[i] = lx.ENROL
+            elif low == "med" and i and tokens[i - 1].is_num and (i + 1 == n or tokens[i + 1].text in {"/", ",", ";", ")", "."}):
+                kinds[i] = lx.ENROL  # "NorCAPITAL: 47 med / 120 mål"
             elif low == "plass" and prev in {"fått", "fikk", "får"}:
                 kinds[i] = lx.ENROL
             elif low == "i" and nxt in lx.STUDY_NOUNS:
@@ -142,12 +144,21 @@ def _cues(tokens: list[Token], lang: str) -> list[str | None]:
                 kinds[i] = lx.ENROL
             elif low == "deel" and any(w in _NEMEN for w in lows[max(0, i - 8): i]):
                 kinds[i] = lx.ENROL
+            elif low == "er" and prev in {"heeft", "hebben", "had", "hadden"} and any(
+                    tokens[k].is_num and (k + 1 == n or tokens[k + 1].text in {".", ",", ";", "!"})
+                    for k in range(i + 1, min(n, i + 4))):
+                kinds[i] = lx.ENROL  # "zoekt 80 deelnemers en heeft er nu 58": it has 58 of them
+            elif low == "gemeld" and "zich" in lows[max(0, i - 6): i]:
+                kinds[i] = lx.VETO  # "400 mensen hebben zich gemeld": they came forward, they are not in
             elif low == "toe" and prev == "nu":
                 kinds[i] = lx.PROGRESS
             elif low in {"in", "aan"} and nxt in {"de", "het"} and i + 2 < n and lows[i + 2] in lx.STUDY_NOUNS:
                 kinds[i] = lx.IN
             elif low == "rug" and prev == "de" and i > 1 and lows[i - 2] == "achter":
                 kinds[i] = lx.COMPLETE  # "de follow-up achter de rug"
+        if kinds[i] in (lx.ENROL, lx.ENROL_PLAN) and low in _PARTICIPATE and any(
+                w in _WISH for w in lows[max(0, i - 4): i]):
+            kinds[i] = lx.VETO  # "300 mensen willen graag meedoen": people who want to join are not in it
         if kinds[i] == lx.REACHED and prev in {"to", "å", "zu", "te", "om"}:
             kinds[i] = lx.ENROL_PLAN  # "to hit the full 90": a plan, not a target reached
         if low in _HAD.get(lang, ()) and any(w in lx.FOLLOW_UP for w in lows[max(0, i - 6): i + 7]):
@@ -157,14 +168,21 @@ def _cues(tokens: list[Token], lang: str) -> list[str | None]:
         elif low in {"ha", "have", "haben", "hebben"} and prev in {"skal", "vil", "will", "soll", "sollen", "zal", "moet"}:
             kinds[i] = lx.TARGET  # "studien skal ha 80 deltakere"
         # "recruitment is complete", "Rekrutierung ist beendet": the end of recruitment, not a count
-        if kinds[i] in (lx.COMPLETE, lx.VETO) and any(k == lx.ENROL_NOUN for k in kinds[max(0, i - 3): i]):
+        if kinds[i] in (lx.COMPLETE, lx.VETO) and any(k == lx.ENROL_NOUN for k in kinds[max(0, i - 5): i]):
             kinds[i] = None
+            if i + 2 < n and lows[i + 1] in lx.WITH[lang] and tokens[i + 2].is_num:
+                kinds[i + 1] = lx.ENROL  # "Rekrutteringen ... er avsluttet med 58 deltakere": the count it closed with
         # "completed recruitment" is the end of recruitment, not a completion count
         if kinds[i] == lx.COMPLETE and (kinds[i + 1] if i + 1 < n else None) == lx.ENROL_NOUN:
             kinds[i] = None
         if kinds[i] == lx.COMPLETE and i + 2 < n and lows[i + 1] in lx.ARTICLES and kinds[i + 2] == lx.ENROL_NOUN:
             kinds[i] = None
     return kinds
+
+
+#: people wanting to take part ("graag meedoen", "gerne teilnehmen", "ønsker å delta", "want to join")
+_WISH = frozenset("graag gerne gjerne willen wil wilden möchten möchte wollen want wants wanted wish ønsker ønsket".split())
+_PARTICIPATE = frozenset("meedoen deelnemen mee deel teilnehmen teil delta join participate part".split())
 
 
 def _separable(tokens: list[Token], i: int) -> str | None:
@@ -459,6 +477,9 @@ def _unit_roles(tokens: list[Token], kinds: list[str | None], u: Unit, *, domain
     if _share_of(tokens, u):
         return {"target": u.x.value}  # "half of the 66 participants": the whole, not a count reached
     cues = sorted(u.cues)
+    registry = _registry_qualifier(tokens, u)
+    if registry is not None and u.y is None and cues:
+        return {registry: u.x.value}  # "Enrollment 240 (ESTIMATED)": planned; "Enrollment: 75 (ACTUAL)": enrolled
     weak_ok = domain or people_after(tokens, u)
     achieved = [k for _, k in cues if k in _ACHIEVED and (weak_ok or k not in _WEAK)]
     achieved.sort(key=lambda k: k in _WEAK or k == lx.ENROL_NOUN)  # a verb before "now"/"so far"/a noun
@@ -525,6 +546,18 @@ def _unit_roles(tokens: list[Token], kinds: list[str | None], u: Unit, *, domain
         if y is not None and role is None:
             out["enrolled"] = x
     return out
+
+
+_REGISTRY = {"estimated": "target", "anticipated": "target", "expected": "target", "planned": "target",
+             "actual": "enrolled"}
+
+
+def _registry_qualifier(tokens: list[Token], u: Unit) -> str | None:
+    """A registry's "(ESTIMATED)"/"(ANTICIPATED)" after a count makes it planned, "(ACTUAL)" achieved."""
+    j = u.last + 1
+    if j + 2 < len(tokens) and tokens[j].text == "(" and tokens[j + 2].text == ")":
+        return _REGISTRY.get(tokens[j + 1].low)
+    return None
 
 
 def _more_than(tokens: list[Token], u: Unit) -> bool:

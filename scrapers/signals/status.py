@@ -13,15 +13,17 @@ import re
 _I = re.IGNORECASE
 #: one word that is not a negation, a plan or a wait; used to bound the gaps in the patterns below
 _W = (r"(?:(?!(?:not|no|yet|nicht|noch|kein\w*|ikke|ennå|niet|nog|geen|will|skal|soll\w*|werden|zal|zullen"
-      r"|expected|due|erwartet|forventet|ventes|verwacht)\b)[^\W\d][\w.]*\s+)")
+      r"|expected|due|erwartet|forventet|ventes|verwacht)(?![\w-]))[^\W\d][\w.]*\s+)")
 
 #: a gap word in a "recruitment ... complete" pattern: not a negation, a plan, a wait, a hope or "almost"
 _G = (r"(?:(?!(?:not|no|yet|nicht|noch|kein\w*|ikke|ennå|niet|nog|geen|will|skal|soll\w*|werden|zal|zullen"
       r"|expected|due|erwartet|forventet|ventes|verwacht|be|to|hope\w*|plan\w*|aim\w*|should|could|would|may|might"
       r"|must|almost|nearly|soon|until|by|when|once|if|nesten|snart|innen|bald|fast|bis|bijna|binnenkort|tot|voor"
-      r"|når|hvis|wenn|sobald|falls|als|zodra|kan|kunne|kann|können|kunnen|må|muss)\b)[^\W\d][\w.-]*\s+)")
+      r"|når|hvis|wenn|sobald|falls|als|zodra|kan|kunne|kann|können|kunnen|må|muss)(?![\w-]))[^\W\d][\w.-]*\s+)")
 #: the place recruitment is for: "Recruitment to the ResetME study", "Die Rekrutierung für die ResetME-Studie"
-_FOR = (rf"(?:(?:to|for|in|into|at|til|for|i|ved|für|in|zur|zum|der|voor|van|in|bij|aan)\s+{_G}{{0,4}})?")
+_FOR = (rf"(?:(?:to|for|in|into|at|til|for|i|ved|für|in|zur|zum|der|voor|van|in|bij|aan)\s+{_G}{{0,6}})?")
+#: "with 120 included patients" between the recruitment and its end: "wurde mit 120 eingeschlossenen Patienten beendet"
+_WITH = r"(?:(?:with|med|mit|met)\s+\d+(?:[.,\u00a0\u202f ]\d{3})*\s+(?:[^\W\d][\w-]*\s+){0,2})?"
 #: the places are all filled: complete unless the sentence's own figures say otherwise ("34 av 66 plasser er fylt")
 PLACES_FILLED: dict[str, re.Pattern[str]] = {
     "en": re.compile(r"\b(?:places|slots|spots|seats)\s+(?:\w+\s+){0,5}?(?:are|have\s+been)\s+(?:now\s+)?(?:filled|taken)\b", _I),
@@ -31,7 +33,7 @@ PLACES_FILLED: dict[str, re.Pattern[str]] = {
 }
 RECRUITMENT_COMPLETE: dict[str, re.Pattern[str]] = {
     "en": re.compile(
-        rf"\b(?:enrol{{1,2}}ment|recruitment|randomi[sz]ation)\s+{_FOR}(?:(?:is|was|has|had|have)\s+)?"
+        rf"\b(?:enrol{{1,2}}ment|recruitment|randomi[sz]ation|inclusion)\s+{_FOR}(?:(?:is|was|has|had|have)\s+)?"
         rf"(?:been\s+)?{_G}{{0,2}}(?:fully\s+)?(?:complete|completed|closed|finished|concluded)\b"
         r"|\b(?:enrol{1,2}ment|recruitment)\s+status\s*:\s*(?:closed|completed?|finished)\b"
         r"|\b(?:reached|hit|met|achieved|attained)\s+(?:its|their|the)\s+(?:recruitment\s+|enrol{1,2}ment\s+)?"
@@ -40,17 +42,23 @@ RECRUITMENT_COMPLETE: dict[str, re.Pattern[str]] = {
         r"(?:was|has\s+been|had\s+been|is)\s+(?:now\s+)?(?:met|reached|achieved|hit)\b"
         r"|\b(?:completed|finished|closed|concluded)\s+(?:(?:its|their|the|patient|participant)\s+)?"
         r"(?:enrol{1,2}ment|recruitment|randomi[sz]ation)"
+        rf"|\b(?:enrol{{1,2}}ment|recruitment)\s+{_FOR}(?:ended|stopped)\b"
         r"|\bfully\s+(?:recruited|enrol{1,2}ed)|\b(?:trial|study)\s+is\s+(?:now\s+)?(?:full|(?:fully\s+)?booked)\b", _I),
     "no": re.compile(
         rf"\b(?:rekruttering|inklusjon|innrullering)(?:en)?\s+{_FOR}(?:er|ble|har\s+blitt|var)\s+"
-        rf"{_G}{{0,3}}(?:fullført|avsluttet|avslutta|stengt|lukket|ferdig|fullt?)\b"
+        rf"{_G}{{0,3}}{_WITH}(?:fullført|avsluttet|avslutta|stengt|lukket|ferdig|fullt?)\b"
+        rf"|\b(?:er|ble)\s+(?:nå\s+)?(?:rekruttering|inklusjon)(?:en)?\s+{_FOR}(?:nå\s+)?(?:fullført|avsluttet|avslutta"
+        r"|stengt|lukket|ferdig)\b"
         r"|\bfulltegnet\b|\b(?:studien|forsøket)\s+er\s+(?:nå\s+)?full\b"
         r"|\b(?:nådde|nådd|oppnådde|oppnådd)\s+(?:sitt\s+|det\s+)?(?:rekrutterings|inklusjons)?mål(?:et)?\b"
         r"|\b(?:rekrutterings|inklusjons)mål(?:et)?\s+(?:på\s+)?(?:\d+\s+|" + _G + r"){0,4}?"
         r"(?:ble|er|har\s+blitt)\s+(?:nå\s+)?(?:nådd|oppnådd)\b", _I),
     "de": re.compile(
         rf"\b(?:rekrutierung|einschluss|aufnahme|patientenrekrutierung)\s+{_FOR}(?:ist|wurde|war|sind)\s+"
-        rf"{_G}{{0,3}}(?:abgeschlossen|beendet|vollständig)\b"
+        rf"{_G}{{0,3}}{_WITH}(?:abgeschlossen|beendet|vollständig)\b"
+        rf"|\b(?:ist|wurde)\s+(?:nun\s+|jetzt\s+)?die\s+(?:rekrutierung|patientenrekrutierung)\s+{_FOR}"
+        r"(?:nun\s+|jetzt\s+)?(?:abgeschlossen|beendet)\b"
+        rf"|\b(?:rekrutierung|einschluss)\s+{_FOR}endete\b"
         r"|\bvoll\s+rekrutiert|\bausgebucht\b|\b(?:studie|studien)\s+ist\s+(?:nun\s+|jetzt\s+|inzwischen\s+)?voll\b"
         r"|\b(?:rekrutierungs|einschluss)ziel\s+(?:von\s+)?(?:\d+\s+|" + _G + r"){0,4}?(?:wurde\s+|ist\s+)?"
         r"(?:nun\s+|jetzt\s+)?erreicht\b"
@@ -58,7 +66,10 @@ RECRUITMENT_COMPLETE: dict[str, re.Pattern[str]] = {
         r"(?:\s+erreicht)?", _I),
     "nl": re.compile(
         rf"\b(?:werving|inclusie|rekrutering)\s+{_FOR}(?:is|werd|was)\s+"
-        rf"{_G}{{0,3}}(?:afgerond|afgesloten|gesloten|gestopt|voltooid|beëindigd|compleet|volledig)\b"
+        rf"{_G}{{0,3}}{_WITH}(?:afgerond|afgesloten|gesloten|gestopt|voltooid|beëindigd|compleet|volledig|rond)\b"
+        rf"|\b(?:is|werd)\s+(?:nu\s+)?de\s+(?:werving|inclusie|rekrutering)\s+{_FOR}(?:nu\s+)?(?:afgerond|afgesloten"
+        r"|gesloten|gestopt|voltooid|beëindigd|compleet|rond)\b"
+        rf"|\b(?:werving|inclusie)\s+{_FOR}(?:stopte|eindigde)\b"
         r"|\bzit\s+(?:nu\s+)?vol\b|\b(?:studie|onderzoek)\s+is\s+(?:nu\s+|inmiddels\s+)?vol\b"
         r"|\b(?:streefaantal|streefgetal|inclusiedoel|wervingsdoel)\s+(?:van\s+)?(?:\d+\s+|" + _G + r"){0,4}?"
         r"(?:is\s+|werd\s+)?(?:nu\s+|inmiddels\s+)?(?:bereikt|gehaald|behaald)\b"
@@ -147,3 +158,10 @@ def announces_results(sentence: str, lang: str) -> bool:
             if reported(sentence, m.start()):
                 return True
     return False
+
+
+def complete_at(sentence: str, lang: str) -> int | None:
+    """Where the first reported "recruitment complete" phrase starts (None: there is none)."""
+    starts = [m.start() for code in dict.fromkeys((lang, "en")) for table in (RECRUITMENT_COMPLETE, PLACES_FILLED)
+              for m in table[code].finditer(sentence) if reported(sentence, m.start())]
+    return min(starts) if starts else None

@@ -12,8 +12,9 @@ Scoring (the rules the corpus test asserts on):
 - A figure counts as right only when its value is exactly the expected one. A figure the extractor
   gives where none is expected, or with another value, is a *wrong figure*; any figure on a trap is
   wrong. Precision = right / given, recall = right / expected, per role and pooled.
-- The pipeline follows one trial (ResetME). A signal whose ``trial_ref`` names another trial is
-  refused, as the pipeline would refuse it, so it gives no figure.
+- The pipeline follows one trial (ResetME; or the row's ``follows`` trial, for rows about another trial
+  that the text follows). A signal whose ``trial_ref`` names another trial is refused, as the pipeline
+  would refuse it, so it gives no figure.
 """
 
 from __future__ import annotations
@@ -45,16 +46,22 @@ def is_trap(row: dict[str, Any]) -> bool:
     return all(row[r] is None for r in FIGURE_ROLES) and not row["recruitment_complete"]
 
 
-def _accepted(signal: dict[str, Any]) -> bool:
+def _accepted(signal: dict[str, Any], follows: str | None = None) -> bool:
+    """Whether the pipeline, following ResetME (or the row's ``follows`` trial), reads this signal."""
     ref = signal.get("trial_ref")
-    return ref is None or ref.lower() == FOLLOWED_TRIAL
+    if ref is None or ref.lower() == FOLLOWED_TRIAL:
+        return True
+    if not follows:
+        return False
+    folded, name = ref.casefold(), follows.casefold()
+    return folded == name or f" {folded} " in f" {name} "
 
 
-def read_enrollment(text: str) -> dict[str, Any]:
+def read_enrollment(text: str, follows: str | None = None) -> dict[str, Any]:
     """What the extractor says about a row: the first value of each role over its accepted signals."""
     got: dict[str, Any] = {r: None for r in FIGURE_ROLES} | {"complete": False}
     for signal in find_signals(text):
-        if signal["kind"] != "enrollment" or not _accepted(signal):
+        if signal["kind"] != "enrollment" or not _accepted(signal, follows):
             continue
         for role in FIGURE_ROLES:
             if got[role] is None:
@@ -119,7 +126,7 @@ class Report:
 def evaluate_enrollment(rows: list[dict[str, Any]]) -> Report:
     report = Report()
     for row in rows:
-        got = read_enrollment(row["text"])
+        got = read_enrollment(row["text"], row.get("follows"))
         trap = is_trap(row)
         report.rows += 1
         report.traps += trap
