@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import os
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -26,10 +27,11 @@ from bot.engine.config import Config, ConfigError, load_config, parse_interval, 
 from bot.engine.logs import setup_logging  # noqa: E402
 from bot.present.values import FIGURES, fmt_interval, value_text  # noqa: E402
 from scrapers.kinds import kind_names  # noqa: E402
+from storage.db import StorageError, describe_storage_error  # noqa: E402
 
 log = logging.getLogger("trialwatch.cli")
 
-EXIT_OK, EXIT_USAGE, EXIT_FAILED = 0, 2, 3
+EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 
 
 class UsageError(Exception):
@@ -114,8 +116,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return handler(args, cfg)
-    except (UsageError, ConfigError) as exc:
+    except (UsageError, ConfigError, StorageError) as exc:
         print(f"trialwatch {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except sqlite3.Error as exc:  # a database that turned unusable mid-command (locked, full, read-only)
+        print(f"trialwatch {args.command}: {describe_storage_error(cfg.db_path, exc)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
@@ -123,6 +128,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `trialwatch parse … | head`: the reader left; that is not an error worth a traceback.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - a bug: one paragraph, the traceback only with -v
+        log.debug("traceback of the unexpected error", exc_info=True)
+        print(f"trialwatch {args.command}: unexpected error ({type(exc).__name__}: {exc}). This is a bug in "
+              "trialwatch; run the same command with -v to see where it happened, and please report it.",
+              file=sys.stderr)
+        return EXIT_BUG
 
 
 # --- helpers ---------------------------------------------------------------------------------

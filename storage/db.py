@@ -134,19 +134,62 @@ def m001_core(db: Database) -> None:
     )
 
 
+#: how long a write waits for another process's lock before it fails (the check then fails, clearly, and is
+#: retried): long enough for a neighbour's commit, short enough not to freeze the service's loop
+BUSY_TIMEOUT_S = 5.0
+
+
+class StorageError(Exception):
+    """The database file cannot be used (a directory, not SQLite, corrupt, read-only, on a full disk).
+
+    The message names the file and says what to do; the command line shows it without a traceback.
+    """
+
+
 def connect(path: str | Path) -> Database:
-    """Open (creating if needed) the database at ``path`` with WAL, foreign keys and all migrations applied."""
+    """Open (creating if needed) the database at ``path`` with WAL, foreign keys and all migrations applied.
+
+    Raises :class:`StorageError` naming the file when it cannot be used.
+    """
     path = str(path)
     if path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=30)
-    db = Database(conn)
-    if path != ":memory:":
-        db.enable_wal()
-    db.execute("PRAGMA foreign_keys = ON")
-    db.execute("PRAGMA synchronous = NORMAL")  # safe with WAL: a crash loses at most the last commit's fsync, never consistency
-    migrations.apply(db)
+        where = Path(path)
+        if where.is_dir():
+            raise StorageError(f"{path} is a directory; the database must be a file (e.g. {path}/trialwatch.db)")
+        try:
+            where.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create the folder of the database {path}: {exc.strerror or exc}") from None
+    try:
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S)
+        db = Database(conn)
+        db.execute("PRAGMA schema_version").fetchone()  # reads the header: "file is not a database" shows here
+        if path != ":memory:":
+            db.enable_wal()
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("PRAGMA synchronous = NORMAL")  # safe with WAL: a crash loses at most the last commit's fsync
+        migrations.apply(db)
+    except sqlite3.Error as exc:
+        raise StorageError(describe_storage_error(path, exc)) from None
     return db
+
+
+def describe_storage_error(path: str, exc: BaseException) -> str:
+    """One sentence a person can act on, for an SQLite failure on the database at ``path``."""
+    text = str(exc).lower()
+    if "not a database" in text or "malformed" in text or "file is encrypted" in text:
+        return (f"{path} is not a trialwatch database (SQLite says: {exc}); give another path with --db or "
+                "[database] path, or move that file away")
+    if "readonly" in text or "read-only" in text:
+        return f"{path} is read-only (SQLite says: {exc}); trialwatch needs to write to its database"
+    if "locked" in text or "busy" in text:
+        return (f"{path} is locked by another process for more than {BUSY_TIMEOUT_S:.0f} s (SQLite says: {exc}); "
+                "the check is retried")
+    if "disk" in text and "full" in text:
+        return f"the disk holding {path} is full (SQLite says: {exc}); free some space"
+    if "unable to open" in text:
+        return f"cannot open the database {path} (SQLite says: {exc}); check the path and its permissions"
+    return f"the database {path} failed: {exc}"
 
 
 @migrations()

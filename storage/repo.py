@@ -50,6 +50,9 @@ class Repo:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        #: the database file, for messages that must name it
+        self.path = next((row[2] for row in db.execute("PRAGMA database_list").fetchall() if row[1] == "main"),
+                         "") or ":memory:"
         #: the other tables, each behind its own small store (SQL lives in storage/ only)
         self.identity = TrialStore(db)
         self.reports = ReportStore(db)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import sqlite3
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from scrapers.kinds import is_url_kind, kinds_with_item_kind, source_for
 from scrapers.http.fetcher import Fetcher, GuardedFetcher
 from scrapers.http.errors import FetchError, describe, redact_url
 from storage.diff import SPECS, DiffResult, canonical, diff_items, make_event
+from storage.db import describe_storage_error
 from storage.repo import Health, Repo, utcnow
 from storage.reported import fresh_text_items, note_reported_enrollment, signals_by_key
 
@@ -298,11 +300,17 @@ class Checker:
         report.stage("error", error)
         if dry_run:
             return
-        alert = self.repo.record_failure(
-            watch, error, now=self.now(), alert_after=self.cfg.check.failure_alert_after,
-            destinations=self.cfg.destinations(),
-            fetch_log={"started_at": self.now(), "duration_ms": report.duration_ms, "outcome": "error",
-                       "requests": report.requests, "bytes": report.bytes, "error": error})
+        try:
+            alert = self.repo.record_failure(
+                watch, error, now=self.now(), alert_after=self.cfg.check.failure_alert_after,
+                destinations=self.cfg.destinations(),
+                fetch_log={"started_at": self.now(), "duration_ms": report.duration_ms, "outcome": "error",
+                           "requests": report.requests, "bytes": report.bytes, "error": error})
+        except sqlite3.Error as exc:  # the database itself failed (full, locked): say so, keep going
+            report.stage("save", f"the failure could not be recorded either: "
+                                 f"{describe_storage_error(self.repo.path, exc)}")
+            log.error("watch %s failed and its failure could not be recorded: %s", watch.id, exc)
+            return
         if alert:
             report.events.append(alert)
 
