@@ -211,6 +211,8 @@ class DiffResult:
     seen: list[str] = field(default_factory=list)  # every key in the fresh result
     gone: list[str] = field(default_factory=list)  # keys absent from a complete result
     changed_items: int = 0
+    #: key → canonical JSON of each upsert's fields, made with the diff (off the event loop) for the save
+    encoded: dict[str, str] = field(default_factory=dict)
 
 
 def canonical(value: Any) -> str:
@@ -282,6 +284,7 @@ def diff_items(
         url = item.fields.get("url")
         if old is None:
             out.upserts.append(item)
+            out.encoded[item.key] = canonical(item.fields)
             if spec.history_on_first_sight:
                 for fs in spec.fields:
                     if item.fields.get(fs.name) is not None:
@@ -293,11 +296,12 @@ def diff_items(
                 subject=subject, trial=trial, title=title, url=url, at=now,
                 new=spec.new_value(item.fields), detail=spec.new_detail(item.fields, result.meta)))
             continue
-        item_changed = canonical(old) != canonical(item.fields)
-        if not item_changed:
+        encoded = canonical(item.fields)
+        if canonical(old) == encoded:
             continue
         out.changed_items += 1
         out.upserts.append(item)
+        out.encoded[item.key] = encoded
         version = spec.version(item.fields)
         item_events: dict[str, dict[str, Any]] = {}
         for fs in spec.fields:

@@ -168,8 +168,7 @@ class Repo:
     # --- the one transaction of a check ----------------------------------------------------
     def save_check(self, watch: WatchSpec, diff: DiffResult | None, state: FetchState, *, now: str,
                    destinations: Iterable[str], fetch_log: dict[str, Any], health: Health,
-                   extra_events: Iterable[dict[str, Any]] = (),
-                   recorded_only: Iterable[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+                   extra_events: Iterable[dict[str, Any]] = ()) -> list[dict[str, Any]]:
         """Write items, history, events, outbox rows, health and the fetch log atomically.
 
         Returns the events that were new to the database (an id already stored, e.g. the same
@@ -192,8 +191,6 @@ class Repo:
             for ev in events:
                 if self.insert_event(ev, destinations):
                     inserted.append(ev)
-            for ev in recorded_only:  # a flood's tail: kept in the record, announced by one summary event
-                self.insert_event(ev, [])
             self.db.conn.execute(_HEALTH_OK_SQL, _health_ok_row(watch.id, state, now, fetch_log))
             self._log_fetch(watch.id, fetch_log)
         return inserted
@@ -246,12 +243,15 @@ class Repo:
                 "INSERT INTO items (watch_id, key, fields, first_seen, last_seen, present) VALUES (?, ?, ?, ?, ?, 1) "
                 "ON CONFLICT (watch_id, key) DO UPDATE SET fields = excluded.fields, last_seen = excluded.last_seen, "
                 "present = 1",
-                [(watch_id, it.key, canonical(it.fields), now, now) for it in diff.upserts])
+                [(watch_id, it.key, diff.encoded.get(it.key) or canonical(it.fields), now, now) for it in diff.upserts])
         # last_seen is deliberately not rewritten for unchanged items: the DB must not grow or churn with
         # checks. ``present`` flips only when an item leaves or returns.
-        if diff.seen:
+        absent = {r[0] for r in self.db.execute("SELECT key FROM items WHERE watch_id = ? AND present = 0",
+                                                 [watch_id]).fetchall()} if diff.seen else set()
+        back = [k for k in diff.seen if k in absent]  # usually none: a big result costs no per-key update
+        if back:
             self.db.conn.executemany("UPDATE items SET present = 1 WHERE watch_id = ? AND key = ? AND present = 0",
-                                [(watch_id, k) for k in diff.seen])
+                                     [(watch_id, k) for k in back])
         if diff.gone:
             self.db.conn.executemany("UPDATE items SET present = 0 WHERE watch_id = ? AND key = ? AND present = 1",
                                 [(watch_id, k) for k in diff.gone])

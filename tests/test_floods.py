@@ -14,7 +14,7 @@ def feed(n: int) -> str:
     return atom(*((f"urn:e:{i}", f"Entry {i}", f"https://news.example.org/{i}", f"<p>{i}</p>") for i in range(n)))
 
 
-def test_a_flood_is_capped_and_summarised_and_nothing_is_lost(server, tmp_path, capsys) -> None:
+def test_a_flood_is_capped_and_summarised_and_every_item_is_stored(server, tmp_path, capsys) -> None:
     server.route("GET", "/news.atom", Reply(body=feed(1), content_type="application/atom+xml"))
     cfg = write_config(tmp_path, server, f"""
         [[watch]]
@@ -30,7 +30,7 @@ def test_a_flood_is_capped_and_summarised_and_nothing_is_lost(server, tmp_path, 
     (summary,) = [e for e in events if e["kind"] == "events_summarised"]
     assert summary["detail"]["count"] == 951 and summary["detail"]["kinds"] == {"new_entry": 951}
     con = sqlite3.connect(tmp_path / "tw.db")
-    assert con.execute("SELECT count(*) FROM events WHERE kind = 'new_entry'").fetchone()[0] == 1000  # all recorded
+    assert con.execute("SELECT count(*) FROM items WHERE watch_id = 'news'").fetchone()[0] == 1001  # all stored
     assert con.execute("SELECT count(DISTINCT event_id) FROM outbox").fetchone()[0] == 50  # only those are sent
     # the next check announces nothing again
     assert run_check(cfg, capsys) == (0, [])

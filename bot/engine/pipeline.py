@@ -214,7 +214,7 @@ class Checker:
         report.events = self.repo.save_check(
             watch, diff, outcome.state, now=now, destinations=self.cfg.destinations(),
             fetch_log={**log_row, "outcome": "ok", "items": len(result.items), "events": len(diff.events)},
-            health=health, extra_events=extra, recorded_only=quiet)
+            health=health, extra_events=extra)
         dup = len(diff.events) + len(extra) - len([e for e in report.events if e["kind"] != "source_recovered"])
         report.stage("save", f"{len(diff.upserts)} item(s) written, {len(diff.history)} history row(s), "
                      f"{len(report.events)} event(s) queued" + (f", {dup} already known" if dup > 0 else ""))
@@ -263,9 +263,10 @@ class Checker:
         return created
 
     def _cap(self, watch: WatchSpec, source: Source, diff: DiffResult, now: str) -> list[dict[str, Any]]:
-        """Announce at most ``[check] max_events_per_watch`` events of one check; the rest are recorded, not
-        delivered, and one ``events_summarised`` event says how many and where to look. A feed that grew by
-        20,000 entries would otherwise queue hours of webhook rate limit ahead of real trial news."""
+        """Announce at most ``[check] max_events_per_watch`` events of one check; for the rest one
+        ``events_summarised`` event says how many, of which kinds, and where to look (their items are stored
+        as usual, so they are never announced later). A feed that grew by 20,000 entries would otherwise
+        queue hours of webhook rate limit ahead of real trial news, and its save would stall the loop."""
         cap = self.cfg.check.max_events_per_watch
         if len(diff.events) <= cap:
             return []
