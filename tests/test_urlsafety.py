@@ -115,3 +115,23 @@ def test_ipv6_literals_and_reasons():
     assert "loopback" in (forbidden_reason(ipaddress.IPv6Address("::ffff:127.0.0.1")) or "")
     assert forbidden_reason(ipaddress.IPv4Address("93.184.215.14")) is None
     assert forbidden_reason(ipaddress.IPv6Address("2606:4700::1111")) is None
+
+
+@pytest.mark.parametrize("url", ["http://[fec0::1]/", "http://[fec0:1:2::3]:8080/", "http://[feff::1]/"])
+async def test_site_local_ipv6_is_refused_as_private(url):
+    with pytest.raises(UnsafeURL, match="site-local"):
+        await check_url(url, resolver=no_dns)
+
+
+def test_a_name_resolving_to_a_site_local_address_is_refused():
+    with pytest.raises(UnsafeURL, match="site-local"):
+        check_addresses("intranet.example.org", ["93.184.215.14", "fec0::5"])
+
+
+async def test_a_label_over_63_characters_is_a_clean_refusal_not_a_unicode_error():
+    url = f"http://{'a' * 64}.example.org/page"
+    with pytest.raises(UnsafeURL, match="longer than 63"):
+        await check_url(url)  # the default (system) resolver: it must never be asked
+    # the resolver itself refuses cleanly too (IDNA would raise UnicodeError out of getaddrinfo)
+    with pytest.raises(UnsafeURL):
+        await system_resolver(f"{'b' * 64}.example.org", 80)

@@ -42,6 +42,9 @@ class CheckSettings:
     concurrency: int = 8  # watches checked at once
     #: a flood (a feed that grew by 20,000 entries) is announced as this many events, the rest summarised in one
     max_events_per_watch: int = 50
+    #: a watch's whole check (every request, retry and wait) ends after this many seconds with an
+    #: error for that watch only (0 = no deadline); the fetcher enforces it (HttpSettings.watch_deadline_s)
+    watch_deadline_s: float = 120.0
 
 
 @dataclass
@@ -223,7 +226,8 @@ def config_from_dict(raw: dict[str, Any], *, source: str = "<dict>", env: dict[s
 
     check = _take(raw, "check", dict, source, {})
     w = f"{source} [check]"
-    _no_unknown(check, {"first_run", "failure_alert_after", "concurrency", "max_backoff", "max_events_per_watch"}, w)
+    _no_unknown(check, {"first_run", "failure_alert_after", "concurrency", "max_backoff", "max_events_per_watch",
+                        "watch_deadline_s"}, w)
     if "max_backoff" in check:
         cfg.check.max_backoff_s = parse_interval(check["max_backoff"], f"{w}.max_backoff")
     cfg.check.first_run = _take(check, "first_run", str, w, cfg.check.first_run)
@@ -237,11 +241,14 @@ def config_from_dict(raw: dict[str, Any], *, source: str = "<dict>", env: dict[s
                           f"got {cfg.check.max_events_per_watch}")
     if cfg.check.failure_alert_after < 1 or cfg.check.concurrency < 1:
         raise ConfigError(f"{w}: failure_alert_after and concurrency must be at least 1")
+    cfg.check.watch_deadline_s = _take(check, "watch_deadline_s", float, w, cfg.check.watch_deadline_s)
+    if cfg.check.watch_deadline_s < 0:
+        raise ConfigError(f"{w}.watch_deadline_s: must be 0 (no deadline) or a positive number of seconds")
 
     http = _take(raw, "http", dict, source, {})
     w = f"{source} [http]"
     floats = {"timeout_s", "per_host_rps", "backoff_s", "max_retry_after_s"}
-    ints = {"max_bytes", "max_concurrency", "max_retries"}
+    ints = {"max_bytes", "max_concurrency", "max_retries", "per_host_concurrency"}
     _no_unknown(http, floats | ints | {"user_agent"}, w)
     hs = cfg.http
     hs.user_agent = _take(http, "user_agent", str, w, hs.user_agent)
@@ -251,6 +258,10 @@ def config_from_dict(raw: dict[str, Any], *, source: str = "<dict>", env: dict[s
         setattr(hs, k, _take(http, k, int, w, getattr(hs, k)))
     if hs.timeout_s <= 0 or hs.max_bytes <= 0 or hs.per_host_rps < 0:
         raise ConfigError(f"{w}: timeout_s and max_bytes must be positive and per_host_rps not negative")
+    if hs.per_host_concurrency < 0:
+        raise ConfigError(f"{w}.per_host_concurrency: must be 0 (no per-host cap) or at least 1")
+    # the fetcher enforces the check deadline, and is built from [http] alone
+    hs.watch_deadline_s = cfg.check.watch_deadline_s
 
     sources = _take(raw, "sources", dict, source, {})
     for name, table in sources.items():

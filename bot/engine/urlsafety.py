@@ -14,25 +14,39 @@ Two layers, both needed:
 - :func:`check_url` then resolves the host name and refuses it when ANY address it resolves to is
   not public (an attacker's DNS may answer with both a public and a private address).
 
-What this cannot stop is a name that resolves differently later (DNS rebinding) or a public URL that
-redirects to a private one; the fetcher follows redirects, so those remain for a fetch-time check.
+What this cannot stop on its own is a name that resolves differently later (DNS rebinding) or a public
+URL that redirects to a private one. The fetcher closes both: a guarded request
+(:class:`~scrapers.http.fetcher.GuardedFetcher`) resolves every hop once, vets every address with the
+same rules (:mod:`scrapers.http.addresses`) and connects only to a vetted address
+(:mod:`scrapers.http.pinning`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
-import re
 import socket
-from typing import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-Resolver = Callable[[str, int], Awaitable[list[str]]]
+# The address rules are shared with the fetcher, which applies them again at connect time (the
+# fetcher is in the lower layer, so they live there); re-exported here under their old names.
+from scrapers.http.addresses import (
+    IPAddress,
+    Resolver,
+    embedded_ipv4,
+    forbidden_reason,
+    host_name_problem,
+    parse_ip_literal,
+    parse_ipv4_literal,
+)
+from scrapers.http.addresses import system_resolver as _lookup
+
+__all__ = [
+    "ALLOWED_SCHEMES", "IPAddress", "Resolver", "UnsafeURL", "check_addresses", "check_url", "embedded_ipv4",
+    "forbidden_reason", "literal_verdict", "parse_ip_literal", "parse_ipv4_literal", "split_url", "system_resolver",
+]
 
 ALLOWED_SCHEMES = ("http", "https")
 _LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
-_NUMERIC_PART = re.compile(r"^(0[xX][0-9a-fA-F]*|[0-9]+)$")
 
 
 class UnsafeURL(ValueError):
@@ -40,84 +54,6 @@ class UnsafeURL(ValueError):
 
 
 # --------------------------------------------------------------------------------- pure helpers
-
-
-def parse_ipv4_literal(host: str) -> ipaddress.IPv4Address | None:
-    """The IPv4 address a host string *means* to ``inet_aton`` (and thus to most HTTP clients).
-
-    Accepts 1 to 4 dot-separated parts, each decimal, octal (leading 0) or hex (``0x``); the last
-    part fills the remaining bytes: ``127.1`` → 127.0.0.1, ``2130706433`` → 127.0.0.1,
-    ``0177.0.0.1`` → 127.0.0.1, ``0x7f.1`` → 127.0.0.1. Returns None for anything else (a name).
-    """
-    text = host.strip().rstrip(".")
-    parts = text.split(".")
-    if not text or len(parts) > 4 or not all(_NUMERIC_PART.match(p) for p in parts):
-        return None
-    values: list[int] = []
-    for p in parts:
-        if p[:2].lower() == "0x":
-            values.append(int(p[2:] or "0", 16))
-        elif len(p) > 1 and p.startswith("0"):
-            if any(c in "89" for c in p):
-                return None  # not valid octal: inet_aton refuses it, so it is a (strange) name
-            values.append(int(p, 8))
-        else:
-            values.append(int(p))
-    *head, last = values
-    if any(v > 255 for v in head) or last >= 256 ** (4 - len(head)):
-        return None
-    number = 0
-    for v in head:
-        number = number * 256 + v
-    number = number * 256 ** (4 - len(head)) + last
-    return ipaddress.IPv4Address(number)
-
-
-def parse_ip_literal(host: str) -> IPAddress | None:
-    """An IP address written as a host (IPv6 with or without brackets, any IPv4 spelling), else None."""
-    text = host.strip()
-    if text.startswith("[") and text.endswith("]"):
-        text = text[1:-1]
-    if ":" in text:
-        try:
-            return ipaddress.IPv6Address(text.split("%", 1)[0])  # a zone id (fe80::1%eth0) is link-local anyway
-        except ValueError:
-            return None
-    return parse_ipv4_literal(text)
-
-
-def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 address carries (mapped ``::ffff:a.b.c.d``, 6to4, Teredo client), if any."""
-    if ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    if ip.sixtofour is not None:
-        return ip.sixtofour
-    if ip.teredo is not None:
-        return ip.teredo[1]
-    return None
-
-
-def forbidden_reason(ip: IPAddress) -> str | None:
-    """Why ``ip`` is not a public unicast address (None when it is)."""
-    if isinstance(ip, ipaddress.IPv6Address):
-        inner = embedded_ipv4(ip)
-        if inner is not None:
-            reason = forbidden_reason(inner)
-            if reason:
-                return f"{reason} (inside the IPv6 address {ip})"
-    for attribute, label in (
-        ("is_unspecified", "unspecified"),
-        ("is_loopback", "loopback"),
-        ("is_link_local", "link-local"),
-        ("is_multicast", "multicast"),
-        ("is_private", "private"),
-        ("is_reserved", "reserved"),
-    ):
-        if getattr(ip, attribute):
-            return f"{ip} is a {label} address"
-    if not ip.is_global:
-        return f"{ip} is not a public address"
-    return None
 
 
 def split_url(url: str) -> tuple[str, str, int]:
@@ -137,6 +73,10 @@ def split_url(url: str) -> tuple[str, str, int]:
         raise UnsafeURL("the URL has no host name")
     if parts.username or parts.password:
         raise UnsafeURL("URLs with a user name or password cannot be watched")
+    if parse_ip_literal(host) is None:
+        problem = host_name_problem(host)
+        if problem:
+            raise UnsafeURL(f"not a valid URL: {problem}")
     return scheme, host, port or (443 if scheme == "https" else 80)
 
 
@@ -172,13 +112,14 @@ def check_addresses(host: str, addresses: Iterable[str]) -> None:
 
 
 async def system_resolver(host: str, port: int) -> list[str]:
-    """Every address the system resolver gives for ``host`` (IPv4 and IPv6)."""
-    loop = asyncio.get_running_loop()
+    """Every address the system resolver gives for ``host`` (IPv4 and IPv6); :class:`UnsafeURL`
+    when it gives none or the name cannot be looked up at all (never a ``UnicodeError``)."""
     try:
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        return sorted(await _lookup(host, port))
     except socket.gaierror as exc:
         raise UnsafeURL(f"{host} could not be resolved ({exc.strerror or exc})") from None
-    return sorted({str(info[4][0]) for info in infos})
+    except (OSError, ValueError) as exc:  # ValueError: over-long label, IDNA codec refusal
+        raise UnsafeURL(f"{host} could not be resolved ({exc})") from None
 
 
 async def check_url(url: str, *, allow_private: bool = False, resolver: Resolver = system_resolver) -> str:

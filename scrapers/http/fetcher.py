@@ -8,7 +8,13 @@ whose message a person can read.
 
 What it does on every request:
 
-* streams the body and refuses it as soon as it passes ``max_bytes`` (never buffers a huge body);
+* streams the body and refuses it as soon as its DECODED size passes ``max_bytes`` (never buffers a
+  huge body, never inflates a compressed one past the cap: decoding.py, one content coding at most);
+* lets at most ``per_host_concurrency`` requests per host wait for or hold a global slot, so one
+  slow host cannot occupy every slot, and gives the requests of one watch's check a common deadline
+  (``watch_deadline_s``, see :func:`check_deadline`);
+* for guarded requests (watches added from Discord), resolves each hop once, vets every address and
+  connects only to a vetted one (pinning.py), so DNS rebinding cannot reach an internal address;
 * retries 429, 5xx, connect errors and timeouts with exponential backoff, honouring ``Retry-After``;
 * treats 304 as an answer (conditional GET with the server's own ETag / Last-Modified);
 * recognises Cloudflare challenge pages and HTML where JSON/XML was expected, instead of handing
@@ -20,20 +26,42 @@ What it does on every request:
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import random
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from scrapers.http.content import Response, content_problem, is_challenge, parse_retry_after
-from scrapers.http.errors import FetchError, human_size, redact_url, site_name, status_message, times_word
+from scrapers.http.addresses import (
+    AddressPolicy,
+    Resolver,
+    forbidden_reason,
+    system_resolver,
+)
+from scrapers.http.content import (
+    Response,
+    content_problem,
+    is_challenge,
+    parse_retry_after,
+)
+from scrapers.http.decoding import UnsupportedCoding, accept_encoding, decoder_for
+from scrapers.http.errors import (
+    FetchError,
+    human_size,
+    redact_url,
+    site_name,
+    status_message,
+    times_word,
+)
+from scrapers.http.pinning import AddressRefused, Pin, PinnedTransport
 
 # httpx logs "HTTP Request: GET <full URL>" at INFO; a webhook URL carries its token in the path.
 logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -41,7 +69,7 @@ logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 log = logging.getLogger("trialwatch.http")
 
-__all__ = ["FetchStats", "Fetcher", "GuardedFetcher", "HttpSettings"]
+__all__ = ["FetchStats", "Fetcher", "GuardedFetcher", "HttpSettings", "check_deadline"]
 
 
 #: ``expect`` → the Accept header we send.
@@ -57,6 +85,8 @@ _ERROR_BODY_LIMIT = 128 * 1024
 #: A whole attempt (connect + headers + body) may take at most this many ``timeout_s``: httpx's
 #: timeouts are per read, so a server trickling one byte at a time would otherwise never time out.
 _TOTAL_TIMEOUT_FACTOR = 3
+#: Decoding a compressed body is CPU work on the event loop: yield to other tasks after this much.
+_DECODE_YIELD_BYTES = 1024 * 1024
 
 
 
@@ -77,6 +107,12 @@ class HttpSettings:
     max_retries: int = 3  # retries after the first attempt, for 429 / 5xx / connect errors / timeouts
     backoff_s: float = 1.0  # base of exponential backoff (backoff_s * 2**attempt, with small jitter)
     max_retry_after_s: float = 60.0  # a longer Retry-After is not waited for: kind "rate_limited"
+    #: requests to one host in flight or queued for a global slot at once (0 = no per-host cap):
+    #: a host that drips its answers slowly can then hold at most this many of the global slots
+    per_host_concurrency: int = 2
+    #: all requests of one watch's check end by this many seconds after its first request (0 = no
+    #: deadline); set from ``[check] watch_deadline_s``. Scope: :func:`check_deadline`.
+    watch_deadline_s: float = 120.0
 
 
 
@@ -183,8 +219,55 @@ class _HostGate:
     last_start: float = float("-inf")
 
 
+class _PinnedRouter(httpx.AsyncBaseTransport):
+    """The transport of guarded requests: one :class:`PinnedTransport` (and connection pool) per
+    pinning rule and scheme, built on first use. The rule travels as a request extension, which
+    httpx copies to every redirect hop, so each hop is resolved, vetted and pinned the same way."""
+
+    def __init__(self) -> None:
+        self._transports: dict[tuple[Pin, bool], PinnedTransport] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        pin = request.extensions.get(_PIN) or Pin()
+        tls = request.url.scheme == "https"
+        transport = self._transports.get((pin, tls))
+        if transport is None:
+            # certificates are verified exactly as for other requests (same defaults, SSL_CERT_FILE)
+            context = httpx.create_ssl_context() if tls else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            transport = self._transports[(pin, tls)] = PinnedTransport(pin, context)
+        return await transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        for transport in self._transports.values():
+            await transport.aclose()
+
+
 UrlGuard = Callable[[str], Awaitable[None]]
 _GUARD = "trialwatch_url_guard"  # request extension: httpx carries extensions over to redirect hops
+_PIN = "trialwatch_pin"  # request extension: how a guarded request resolves and which addresses it may reach
+
+#: When the current watch check started (event-loop time), for ``watch_deadline_s``, and the task whose
+#: first request started the clock (None: an explicit :func:`check_deadline`, valid in sub-tasks too).
+#: A clock started implicitly by another task (an ancestor whose context was copied) does not count.
+_CHECK_STARTED: contextvars.ContextVar[tuple[asyncio.Task[Any] | None, float] | None] = contextvars.ContextVar(
+    "trialwatch_check_started", default=None)
+
+
+@contextmanager
+def check_deadline() -> Iterator[None]:
+    """Start the deadline clock of one watch's check now (``[http] watch_deadline_s`` from here on).
+
+    Without it, the clock starts at the first request made by the current asyncio task: the
+    pipeline runs every watch's check in a task of its own (``check_all``'s gather, the service's one
+    task per check), so that is one clock per watch check. Code that checks several watches one after
+    the other in ONE task should wrap each check in this, or they share one clock.
+    """
+    loop = asyncio.get_running_loop()
+    token = _CHECK_STARTED.set((None, loop.time()))
+    try:
+        yield
+    finally:
+        _CHECK_STARTED.reset(token)
 
 
 async def _check_guard(request: httpx.Request) -> None:
@@ -195,26 +278,38 @@ async def _check_guard(request: httpx.Request) -> None:
 
 
 class GuardedFetcher:
-    """The shared :class:`Fetcher` with a URL guard on every request and redirect hop.
+    """The shared :class:`Fetcher` with a URL guard on every request and redirect hop, whose
+    connections go only to vetted addresses.
 
     For watches added from Discord: their URLs (and wherever those redirect) may not reach private
-    addresses. Sources use it exactly like a Fetcher.
+    addresses. ``guard`` reads each hop's URL before it is sent (scheme, literal addresses, names);
+    then the connection itself resolves the host ONCE with ``resolver``, refuses it if any address
+    fails ``policy`` (default: public unicast only) and connects to a vetted address, keeping the
+    host name for the Host header, SNI and certificate checks. Sources use it exactly like a Fetcher.
     """
 
-    def __init__(self, fetcher: "Fetcher", guard: UrlGuard) -> None:
+    def __init__(
+        self,
+        fetcher: Fetcher,
+        guard: UrlGuard,
+        *,
+        resolver: Resolver = system_resolver,
+        policy: AddressPolicy = forbidden_reason,
+    ) -> None:
         self._fetcher = fetcher
         self._guard = guard
+        self._pin = Pin(resolver, policy)
         self.settings = fetcher.settings
         self.stats = fetcher.stats
 
     async def get(self, url: str, **kwargs: Any) -> Response:
-        return await self._fetcher.request("GET", url, url_guard=self._guard, **kwargs)
+        return await self._fetcher.request("GET", url, url_guard=self._guard, pin=self._pin, **kwargs)
 
     async def post_json(self, url: str, body: Any, **kwargs: Any) -> Response:
-        return await self._fetcher.request("POST", url, json=body, url_guard=self._guard, **kwargs)
+        return await self._fetcher.request("POST", url, json=body, url_guard=self._guard, pin=self._pin, **kwargs)
 
     async def request(self, method: str, url: str, **kwargs: Any) -> Response:
-        return await self._fetcher.request(method, url, url_guard=self._guard, **kwargs)
+        return await self._fetcher.request(method, url, url_guard=self._guard, pin=self._pin, **kwargs)
 
 
 class Fetcher:
@@ -228,15 +323,33 @@ class Fetcher:
     def __init__(self, settings: HttpSettings | None = None, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.settings = settings or HttpSettings()
         self.stats = FetchStats()
-        self._client = httpx.AsyncClient(
+        self._stand_in = transport
+        self._client = self._make_client(transport or _LazyTransport())
+        #: guarded requests: their own client, built on first use, which never uses proxies from the
+        #: environment (a proxy would resolve the name itself, past the vetting)
+        self._guarded: httpx.AsyncClient | None = None
+        self._semaphore = asyncio.Semaphore(max(1, self.settings.max_concurrency))
+        self._gates: dict[str, _HostGate] = {}
+        self._host_caps: dict[str, asyncio.Semaphore] = {}
+
+    def _make_client(self, transport: httpx.AsyncBaseTransport, **options: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
             follow_redirects=True,
             event_hooks={"request": [_check_guard]},
             timeout=httpx.Timeout(self.settings.timeout_s),
-            headers={"User-Agent": self.settings.user_agent},
-            transport=transport or _LazyTransport(),
+            # we decode bodies ourselves, with a limit (decoding.py): advertise only what that handles
+            headers={"User-Agent": self.settings.user_agent, "Accept-Encoding": accept_encoding()},
+            transport=transport,
+            **options,
         )
-        self._semaphore = asyncio.Semaphore(max(1, self.settings.max_concurrency))
-        self._gates: dict[str, _HostGate] = {}
+
+    def _client_for(self, guarded: bool) -> httpx.AsyncClient:
+        if not guarded:
+            return self._client
+        if self._guarded is None:
+            # a stand-in transport (tests) replaces the network, pinning included
+            self._guarded = self._make_client(self._stand_in or _PinnedRouter(), trust_env=False)
+        return self._guarded
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -246,6 +359,8 @@ class Fetcher:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+        if self._guarded is not None:
+            await self._guarded.aclose()
 
     async def get(
         self,
@@ -274,15 +389,55 @@ class Fetcher:
         expect: str = "json",
         headers: Mapping[str, str] | None = None,
         url_guard: UrlGuard | None = None,
+        pin: Pin | None = None,
     ) -> Response:
         """Send one logical request (retrying as configured) and return the complete response.
 
         ``url_guard`` is awaited with every URL the request reaches, redirect hops included, before
-        it is sent; it raises :class:`FetchError` to refuse one (see :class:`GuardedFetcher`).
+        it is sent; it raises :class:`FetchError` to refuse one (see :class:`GuardedFetcher`). A
+        guarded request also connects only to addresses vetted by ``pin`` (default: :class:`Pin`).
+        Everything, retries and waits included, ends at the watch check's deadline.
         """
         if expect not in _ACCEPT:
             raise ValueError(f"expect must be one of {sorted(_ACCEPT)}, not {expect!r}")
         host = _host_of(url)
+        if url_guard is not None and pin is None:
+            pin = Pin()
+        deadline = self._deadline()
+        try:
+            async with asyncio.timeout_at(deadline) as scope:
+                return await self._request(method, url, host, params=params, json=json, validators=validators,
+                                           expect=expect, headers=headers, url_guard=url_guard, pin=pin)
+        except TimeoutError:
+            if not scope.expired():
+                raise
+            limit = self.settings.watch_deadline_s
+            raise FetchError(
+                "timeout",
+                f"gave up on {site_name(url)}: this watch's check passed its {limit:g} s deadline "
+                "([check] watch_deadline_s)",
+                url=url,
+            ) from None
+
+    def _deadline(self) -> float | None:
+        """When the current watch check must be over (event-loop time), or None for no deadline.
+        The clock starts with :func:`check_deadline` or, failing that, at the first request made in
+        this task's context (each watch is checked in a task of its own)."""
+        limit = self.settings.watch_deadline_s
+        if not limit or limit <= 0:
+            return None
+        task = asyncio.current_task()
+        clock = _CHECK_STARTED.get()
+        if clock is None or (clock[0] is not None and clock[0] is not task):
+            clock = (task, asyncio.get_running_loop().time())
+            _CHECK_STARTED.set(clock)
+        return clock[1] + limit
+
+    async def _request(
+        self, method: str, url: str, host: str, *, params: Mapping[str, str] | None, json: Any,
+        validators: Mapping[str, str] | None, expect: str, headers: Mapping[str, str] | None,
+        url_guard: UrlGuard | None, pin: Pin | None,
+    ) -> Response:
         safe = redact_url(url)
         send_headers, sent_validators = _request_headers(expect, validators, headers)
         attempt = 0
@@ -290,7 +445,7 @@ class Fetcher:
             attempt += 1
             try:
                 raw = await self._attempt(method, url, host, params=params, json=json, headers=send_headers,
-                                          guard=url_guard)
+                                          guard=url_guard, pin=pin)
             except _Retryable as exc:
                 if attempt > self.settings.max_retries:
                     raise self._gave_up(exc, url, attempt) from None
@@ -358,19 +513,35 @@ class Fetcher:
 
     async def _attempt(
         self, method: str, url: str, host: str, *, params: Any, json: Any, headers: dict[str, str],
-        guard: UrlGuard | None = None,
+        guard: UrlGuard | None = None, pin: Pin | None = None,
     ) -> _Raw:
         """Wait for our turn at the host, send, and read the (bounded) body."""
         timeout_s = self.settings.timeout_s
+        extensions: dict[str, Any] = {}
+        if guard is not None:
+            extensions[_GUARD] = guard
+        if pin is not None:
+            extensions[_PIN] = pin
+        client = self._client_for(bool(extensions))
         async with self._slot(host):
             started = time.monotonic()
             self.stats.requests += 1
             try:
                 async with asyncio.timeout(timeout_s * _TOTAL_TIMEOUT_FACTOR):
-                    async with self._client.stream(method, url, params=params, json=json, headers=headers,
-                                                   extensions={_GUARD: guard} if guard else None) as resp:
+                    async with client.stream(method, url, params=params, json=json, headers=headers,
+                                             extensions=extensions or None) as resp:
                         body = await self._read_body(resp, url)
                         return _Raw(str(resp.url), resp.status_code, resp.headers, body, time.monotonic() - started)
+            except AddressRefused as exc:
+                # Says only that the address is not allowed: no address, no port, no connection
+                # outcome (a Discord user must not learn which internal ports answer).
+                log.info("guarded request to %s refused: %s", redact_url(url), exc)
+                raise FetchError(
+                    "invalid_url",
+                    f"refused to fetch {redact_url(url)}: the address of {exc.host} is not allowed "
+                    "(watches added from Discord may only reach public addresses)",
+                    url=url,
+                ) from None
             except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
                 raise FetchError("invalid_url", f"cannot fetch {redact_url(url)}: {exc}", url=url) from None
             except httpx.TooManyRedirects:
@@ -386,10 +557,16 @@ class Fetcher:
                 raise _Retryable("connect", _network_detail(exc)) from None
 
     async def _read_body(self, resp: httpx.Response, url: str) -> bytes:
-        """Read at most ``max_bytes`` of a wanted body (refusing beyond), or a sniffable prefix of
-        an error body; never the whole of an oversized one."""
+        """Read at most ``max_bytes`` of a wanted body, DECODED (refusing beyond), or a sniffable
+        prefix of an error body; never the whole of an oversized one.
+
+        The raw bytes are decoded here, incrementally and with the limit applied to the output
+        (decoding.py), not by httpx: its decoders inflate a whole network chunk at once, and apply
+        any number of stacked codings, which is how a 2 kB body became 2 GB of memory.
+        """
         wanted = 200 <= resp.status_code < 300
         limit = self.settings.max_bytes
+        site = site_name(url)
         if wanted:
             declared = resp.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > limit:
@@ -402,29 +579,61 @@ class Fetcher:
                 )
         else:
             limit = min(limit, _ERROR_BODY_LIMIT)
+        try:
+            decoder = decoder_for(resp.headers.get("content-encoding"))
+        except UnsupportedCoding as exc:
+            if not wanted:
+                return b""  # an error page we cannot read safely: its status says enough
+            raise FetchError("content_type", f"refused the response from {site}: {exc}", url=url,
+                             status=resp.status_code) from None
         chunks: list[bytes] = []
         count = 0
-        async for chunk in resp.aiter_bytes():
-            count += len(chunk)
-            self.stats.bytes += len(chunk)
-            if count > limit:
-                if not wanted:  # an error page: its start is all we need
-                    chunks.append(chunk[: len(chunk) - (count - limit)])
-                    break
-                raise FetchError(
-                    "too_large",
-                    f"response is larger than the {human_size(limit)} limit (refused while streaming)",
-                    url=url,
-                    status=resp.status_code,
-                )
-            chunks.append(chunk)
+        since_yield = 0
+        async for raw in resp.aiter_raw():
+            try:
+                pieces = decoder.pieces(raw) if decoder is not None else iter((raw,))
+                for piece in pieces:
+                    count += len(piece)
+                    self.stats.bytes += len(piece)
+                    if count > limit:
+                        if not wanted:  # an error page: its start is all we need
+                            chunks.append(piece[: len(piece) - (count - limit)])
+                            return b"".join(chunks)
+                        coded = f" (decoded from {resp.headers.get('content-encoding', '').strip()})" if decoder else ""
+                        raise FetchError(
+                            "too_large",
+                            f"response is larger than the {human_size(limit)} limit{coded} (refused while streaming)",
+                            url=url,
+                            status=resp.status_code,
+                        )
+                    chunks.append(piece)
+                    since_yield += len(piece)
+                    if since_yield >= _DECODE_YIELD_BYTES:  # decoding is CPU work: let the other tasks run
+                        since_yield = 0
+                        await asyncio.sleep(0)
+            except (zlib.error, ValueError) as exc:  # corrupt compressed data (decoding.py raises these)
+                message = f"the response from {site} could not be decoded: {exc}"
+                raise FetchError("content_type", message, url=url, status=resp.status_code) from None
         return b"".join(chunks)
 
     @asynccontextmanager
     async def _slot(self, host: str) -> AsyncIterator[None]:
-        """Per-host spacing, then a global slot. The host lock is held while waiting for the
-        global slot, so the start time recorded is the real one and a host's queued requests
-        never occupy global slots while they sleep."""
+        """A place among the host's ``per_host_concurrency``, then per-host spacing, then a global
+        slot. Requests beyond a host's cap wait without holding a global slot, so a host that answers
+        slowly cannot take all of them. The host lock is held while waiting for the global slot, so
+        the start time recorded is the real one and a host's queued requests never occupy global
+        slots while they sleep."""
+        cap = self.settings.per_host_concurrency
+        if cap and cap > 0:
+            host_cap = self._host_caps.setdefault(host, asyncio.Semaphore(cap))
+            async with host_cap, self._global_slot(host):
+                yield
+        else:
+            async with self._global_slot(host):
+                yield
+
+    @asynccontextmanager
+    async def _global_slot(self, host: str) -> AsyncIterator[None]:
         rps = self.settings.per_host_rps
         loop = asyncio.get_running_loop()
         if rps > 0:
