@@ -28,6 +28,7 @@ from bot.engine.logs import setup_logging  # noqa: E402
 from bot.present.values import FIGURES, fmt_interval, value_text  # noqa: E402
 from scrapers.kinds import kind_names  # noqa: E402
 from storage.db import StorageError, describe_storage_error  # noqa: E402
+from storage.faults import crash_point  # noqa: E402
 
 log = logging.getLogger("trialwatch.cli")
 
@@ -195,6 +196,7 @@ async def _check(args: argparse.Namespace, cfg: Config) -> int:
                  cfg.db_path)
         _print_events(new_events, args.json)
     else:
+        crash_point("after_save_before_delivery")
         notifiers = build_notifiers(cfg, as_json=args.json)
         if args.json and "console" not in notifiers:
             _print_events(new_events, True)

@@ -16,6 +16,7 @@ from sqlite_utils import Database
 
 from scrapers.records import FetchState, WatchSpec
 from storage.clock import utcnow
+from storage.faults import crash_point
 from storage.diff import Change, DiffResult, canonical, make_event
 from storage.reported import DeclaredTrial
 from storage.stores.destinations import DestinationStore
@@ -188,6 +189,7 @@ class Repo:
             if diff is not None:
                 self._write_items(watch.id, diff, now)
                 self._write_history(watch.id, diff.history, now)
+            crash_point("save_mid_transaction")
             for ev in events:
                 if self.insert_event(ev, destinations):
                     inserted.append(ev)

@@ -29,6 +29,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 from storage.diff import make_event
 from storage.stores.destinations import Stopped
+from storage.faults import crash_point
 from storage.repo import Repo, utcnow
 
 log = logging.getLogger("trialwatch.delivery")
@@ -247,6 +248,7 @@ class Delivery:
                     pause = TransientDeliveryError(f"unexpected error: {type(exc).__name__}: {exc}",
                                                    retry_after=UNEXPECTED_ERROR_PAUSE_S)
                     return self._paused(name, ids, evs, pause, rep)
+                crash_point("after_send_before_mark")
                 if not self._mark_sent(name, ids, remote_id):
                     rep.error = "delivered, but the database refused to record it (is the disk full?); paused"
                     return rep
