@@ -42,7 +42,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from scrapers.records import Item, WatchSpec
-from scrapers.signals import find_signals
 from storage.diff import Change, DiffResult, event_id, make_event
 
 log = logging.getLogger("trialwatch.reported")
@@ -288,6 +287,8 @@ def item_signals(item_kind: str, item: Item) -> list[dict[str, Any]]:
     text = text_of(item_kind, item.fields)
     if not text:
         return []
+    from scrapers.signals import find_signals  # its cue tables take ~30 ms to build: only when text is read
+
     try:
         return find_signals(text)
     except Exception:  # noqa: BLE001 - one hostile post must never stop a watch for good

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-import bot.cli
+import bot.commands
 from bot.cli import main
 
 
@@ -53,7 +53,7 @@ def test_an_unexpected_bug_is_one_paragraph_and_the_traceback_only_with_v(tmp_pa
     def broken(args, cfg):
         raise KeyError("boom")
 
-    monkeypatch.setitem(bot.cli.COMMANDS, "trials", broken)
+    monkeypatch.setitem(bot.commands.COMMANDS, "trials", broken)
     assert main(["--config", str(cfg), "--db", str(tmp_path / "tw.db"), "trials"]) == 1
     err = capsys.readouterr().err
     assert "unexpected error (KeyError: 'boom')" in err and "run the same command with -v" in err

@@ -19,7 +19,7 @@ from typing import Any
 from scrapers.kinds import kind_names
 from scrapers.records import WatchSpec
 from scrapers.trial_ids import scheme_of
-from scrapers.http.fetcher import HttpSettings
+from scrapers.http.settings import HttpSettings
 from storage.reported import DeclaredTrial
 
 DEFAULT_CONFIG_NAME = "trialwatch.toml"
