@@ -30,6 +30,9 @@ def sync_config_watches(repo: Repo, cfg: Config) -> None:
     ``[[trial]]`` tables become known trials with their starting figures."""
     from storage.repo import utcnow
 
+    fingerprint = config_fingerprint(cfg)
+    if repo.synced_config() == fingerprint:
+        return  # the same config as last time, and no watch changed since (removals and adds clear it)
     ids = {w.id for w in cfg.watches}
     repo.upsert_watches(cfg.watches, origin="config")  # one read, one transaction: configs hold thousands
     origins = repo.watch_origins()
@@ -39,6 +42,19 @@ def sync_config_watches(repo: Repo, cfg: Config) -> None:
             repo.upsert_watches([w], origin="config")
             log.info("watch %s is no longer in the config; disabled (its history is kept)", w.id)
     repo.sync_declared_trials(cfg.trials, utcnow())
+    repo.set_synced_config(fingerprint)
+
+
+def config_fingerprint(cfg: Config) -> str:
+    """A hash of what syncing the config writes (its watches and declared trials): equal means nothing to do."""
+    import dataclasses
+    import hashlib
+    import json
+
+    watches = [[w.id, w.kind, w.keys, w.interval_s, w.labels, w.enabled] for w in cfg.watches]
+    trials = [dataclasses.asdict(t) for t in cfg.trials]
+    text = json.dumps([watches, trials], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def build_notifiers(cfg: Config, *, repo: Repo | None = None, as_json: bool = False, stream: IO[str] | None = None,

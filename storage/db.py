@@ -249,3 +249,20 @@ def m004_outbox_claims(db: Database) -> None:
     """
     db.execute("ALTER TABLE outbox ADD COLUMN claimed_by TEXT")
     db.execute("ALTER TABLE outbox ADD COLUMN claimed_at REAL")
+
+
+@migrations()
+def m005_publication_identities(db: Database) -> None:
+    """Indexes for "was this paper announced already?" (by DOI, by PMID), asked for each new paper: without
+    them it scanned every event (61 ms a paper at 200,000 events)."""
+    db.execute("CREATE INDEX events_publication_doi ON events(lower(json_extract(detail, '$.doi'))) "
+               "WHERE kind = 'new_publication'")
+    db.execute("CREATE INDEX events_publication_pmid ON events(CAST(json_extract(detail, '$.pmid') AS TEXT)) "
+               "WHERE kind = 'new_publication'")
+
+
+@migrations()
+def m006_meta(db: Database) -> None:
+    """Small facts about the database itself: the fingerprint of the config last synced into it (a fresh
+    ``check`` of an unchanged config of 20,000 watches skips re-reading them: 3.3 s)."""
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")

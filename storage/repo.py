@@ -68,6 +68,20 @@ class Repo:
                 self.identity.link(trial_id, trial.key)
 
     # --- watches ---------------------------------------------------------------------------
+    # --- the config last synced ---------------------------------------------------------------
+    def synced_config(self) -> str | None:
+        """The fingerprint of the config last synced into this database (None: sync again)."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'config_fingerprint'").fetchone()
+        return row[0] if row else None
+
+    def set_synced_config(self, fingerprint: str | None) -> None:
+        with self.db.atomic():
+            if fingerprint is None:
+                self.db.execute("DELETE FROM meta WHERE key = 'config_fingerprint'")
+            else:
+                self.db.execute("INSERT INTO meta (key, value) VALUES ('config_fingerprint', ?) "
+                                "ON CONFLICT (key) DO UPDATE SET value = excluded.value", [fingerprint])
+
     def upsert_watch(self, spec: WatchSpec, origin: str = "cli") -> None:
         """One watch: :meth:`upsert_watches` with a list of one."""
         self.upsert_watches([spec], origin)
@@ -93,6 +107,8 @@ class Repo:
                 inserts.append({**row, "created_at": now})
             elif any(old[k] != row[k] for k in ("kind", "keys", "interval_s", "labels", "enabled", "origin")):
                 updates.append(row)
+        if (inserts or updates) and origin != "config":
+            self.set_synced_config(None)  # the watches changed outside the config: the next start syncs again
         if inserts or updates:
             with self.db.atomic():
                 if inserts:
@@ -130,6 +146,7 @@ class Repo:
         """Delete a watch with its items and health; its events and history stay (they are the record)."""
         with self.db.atomic():
             cur = self.db.execute("DELETE FROM watches WHERE id = ?", [watch_id])
+            self.db.execute("DELETE FROM meta WHERE key = 'config_fingerprint'")  # a config watch may come back
         return cur.rowcount > 0
 
     # --- items and health ------------------------------------------------------------------
@@ -299,12 +316,13 @@ class Repo:
         doi, pmid = detail.get("doi"), detail.get("pmid")
         if not doi and not pmid:
             return False
-        row = self.db.execute(
-            "SELECT 1 FROM events WHERE kind = 'new_publication' AND id != ? AND ("
-            "(? IS NOT NULL AND lower(json_extract(detail, '$.doi')) = lower(?)) OR "
-            "(? IS NOT NULL AND CAST(json_extract(detail, '$.pmid') AS TEXT) = CAST(? AS TEXT))) LIMIT 1",
-            [ev["id"], doi, doi, pmid, pmid]).fetchone()
-        return row is not None
+        if doi and self.db.execute(
+                "SELECT 1 FROM events WHERE kind = 'new_publication' AND lower(json_extract(detail, '$.doi')) = "
+                "lower(?) AND id != ? LIMIT 1", [doi, ev["id"]]).fetchone():
+            return True
+        return bool(pmid) and self.db.execute(
+            "SELECT 1 FROM events WHERE kind = 'new_publication' AND CAST(json_extract(detail, '$.pmid') AS TEXT) = "
+            "CAST(? AS TEXT) AND id != ? LIMIT 1", [pmid, ev["id"]]).fetchone() is not None
 
     def _enrich_event(self, ev: dict[str, Any]) -> None:
         """The same event seen again by another watch may know more (a single-trial watch reads the full

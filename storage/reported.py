@@ -36,6 +36,7 @@ reported by two watches checked at once are one event.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -217,7 +218,7 @@ def enrollment_reports(
     source: str,
     now: str,
     key_for_id: Callable[[str], str | None],
-    label_trial: str | None,
+    label_trial: str | None | Callable[[], str | None],
     known: Callable[[str], Figures | None],
     trial_name: Callable[[str], str | None] = lambda key: None,
     trial_names: Callable[[str], tuple[list[str], list[str]]] = lambda key: ([key], []),
@@ -244,8 +245,8 @@ def enrollment_reports(
             if len(keys) != 1:
                 continue  # no known trial named, or two: not ours to guess
             trial, tied_by = keys[0], "trial_id"
-        elif label_trial:
-            trial, tied_by = label_trial, "label"
+        elif label_trial and (tied := label_trial() if callable(label_trial) else label_trial):
+            trial, tied_by = tied, "label"
         else:
             continue
         names, trial_ids = trial_names(trial)
@@ -335,7 +336,8 @@ def note_reported_enrollment(repo: Any, declared: Sequence[DeclaredTrial], watch
     reports = enrollment_reports(
         fresh, item_kind=item_kind, watch=watch.id, source=watch.kind, now=now,
         key_for_id=repo.identity.key_for,
-        label_trial=trial_for_labels(watch.labels, declared, repo.reports.pinned_trials(trial_kinds())),
+        label_trial=functools.cache(lambda: trial_for_labels(
+            watch.labels, declared, repo.reports.pinned_trials(trial_kinds(), watch.labels))),
         known=lambda key: repo.reports.last_known(key, declared), trial_name=repo.reports.trial_names(declared),
         trial_names=lambda key: (repo.reports.names_of(key, declared), repo.identity.ids_of(key)),
         signals_of=(lambda item: signals.get(item.key)) if signals is not None else None)

@@ -39,20 +39,29 @@ class ReportStore:
         return figures
 
 
-    def pinned_trials(self, trial_kinds: frozenset[str]) -> list[tuple[list[str], str, int | None]]:
-        """(labels, canonical trial key, target) for every enabled single-trial watch whose trial is known."""
+    def pinned_trials(self, trial_kinds: frozenset[str], labels: Sequence[str] = ()) -> list[tuple[list[str], str, int | None]]:
+        """(labels, canonical trial key, target) for every enabled single-trial watch whose trial is known,
+        in one query; with ``labels``, only watches carrying one of them (the only ones a label can pin).
+
+        Asked only when a text item's figures must be tied by its watch's labels, so its cost follows the
+        reports, not the number of trial watches (it was one query per trial watch, per text watch).
+        """
+        if not trial_kinds:
+            return []
+        kinds = sorted(trial_kinds)
+        sql = ("SELECT w.labels, t.key, t.enrollment FROM watches w "
+               "JOIN trial_ids i ON i.id = json_extract(w.keys, '$.trial') JOIN trials t ON t.key = i.trial_key "
+               f"WHERE w.enabled = 1 AND w.kind IN ({', '.join('?' * len(kinds))}) AND w.labels != '[]'")
+        args: list[str] = list(kinds)
+        if labels:
+            sql += (" AND EXISTS (SELECT 1 FROM json_each(w.labels) l WHERE l.value IN "
+                    f"({', '.join('?' * len(labels))}))")
+            args += list(labels)
         out: list[tuple[list[str], str, int | None]] = []
-        for wid, kind, keys, labels in self.db.execute("SELECT id, kind, keys, labels FROM watches WHERE enabled = 1 "
-                                                  "ORDER BY id").fetchall():
-            if kind not in trial_kinds:
-                continue
-            trial_id = json.loads(keys).get("trial")
-            row = self.db.execute("SELECT t.key, t.enrollment FROM trial_ids i JOIN trials t ON t.key = i.trial_key "
-                             "WHERE i.id = ?", [trial_id]).fetchone() if isinstance(trial_id, str) else None
-            if row:
-                enrollment = json.loads(row[1]) if row[1] else {}
-                count = enrollment.get("count") if isinstance(enrollment, dict) else None
-                out.append((json.loads(labels), row[0], count if isinstance(count, int) else None))
+        for watch_labels, key, enrollment_json in self.db.execute(sql + " ORDER BY w.id", args).fetchall():
+            enrollment = json.loads(enrollment_json) if enrollment_json else {}
+            count = enrollment.get("count") if isinstance(enrollment, dict) else None
+            out.append((json.loads(watch_labels), key, count if isinstance(count, int) else None))
         return out
 
 
