@@ -5,6 +5,8 @@ counts, ``events``, ``failed``). No start-up is paid per cycle, as in ``trialwat
 """
 
 import asyncio
+import cProfile
+import os
 import json
 import sys
 import time
@@ -24,9 +26,18 @@ async def serve(config: str) -> None:
         checker = Checker(cfg, repo, fetcher)
         print(json.dumps({"ready": len(watches)}), flush=True)
         loop = asyncio.get_running_loop()
+        cycle = 0
+        profile_dir = os.environ.get("BENCH_PROFILE_DIR")  # cProfile each cycle into this folder (by hand)
         while await loop.run_in_executor(None, sys.stdin.readline):
+            cycle += 1
+            profiler = cProfile.Profile() if profile_dir else None
             wall0, cpu0 = time.perf_counter(), time.process_time()
+            if profiler:
+                profiler.enable()
             reports = await checker.check_all(watches)
+            if profiler:
+                profiler.disable()
+                profiler.dump_stats(os.path.join(profile_dir, f"cycle{cycle}.prof"))
             print(json.dumps({"wall_s": time.perf_counter() - wall0, "cpu_s": time.process_time() - cpu0,
                               "events": sum(len(r.events) for r in reports),
                               "failed": sum(r.failed for r in reports)}), flush=True)
