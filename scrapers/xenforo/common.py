@@ -10,24 +10,31 @@ Real themes emit broken markup (villagersandheroes closes a ``<div>`` with ``</u
 nests each following post inside the previous one, so per-post lookups go through :func:`own`, which
 keeps only elements whose *nearest* post container is the post itself.
 
-The whole page is parsed with lxml. A ``SoupStrainer`` was measured on the samples and saved less
-than 25 ms a page (the posts are most of the page, and the strainer would lose the ``<html>``
-attributes that say engine and template), so it is not used; the fetch side runs big parses off the
-event loop instead.
+The whole page is parsed once with lxml and read through precompiled XPath (:mod:`.dom`); the
+BeautifulSoup implementation this replaced is kept, as a test oracle only, in
+``tests/support/xenforo_reference.py``, and the records must stay identical to its records.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import urljoin
 
-from bs4 import BeautifulSoup, NavigableString, Tag
-from bs4.element import Comment
+from lxml import etree
 
 from scrapers.records import ParseError
 from scrapers.text import clean_text
+from scrapers.xenforo.css import Scope, Selector
+from scrapers.xenforo.dom import (
+    Element,
+    classes,
+    doc_iter,
+    has_class,
+    parse_html,
+    text_of,
+)
 
 Engine = Literal["xf1", "xf2"]
 
@@ -39,10 +46,12 @@ __all__ = [
     "declared_urls",
     "detect_engine",
     "expect_template",
+    "first_tag",
     "has_class",
     "load_page",
     "own",
     "own_first",
+    "owned_by",
     "page_nav",
     "split_title",
     "text_of",
@@ -62,20 +71,6 @@ _LOGIN_TEMPLATES = {"login", "login_required"}
 _CONTENT_TEMPLATES = ("thread_view", "forum_view")
 
 
-def classes(tag: Tag) -> list[str]:
-    cls = tag.get("class") or []
-    return cls.split() if isinstance(cls, str) else list(cls)
-
-
-def has_class(tag: Tag, *names: str) -> bool:
-    cls = classes(tag)
-    return any(n in cls for n in names)
-
-
-def text_of(el: Tag | None) -> str:
-    return clean_text(el.get_text(" ")) if el is not None else ""
-
-
 def _html_text(html: bytes | str) -> str:
     if isinstance(html, bytes):
         return html.decode("utf-8", "replace")
@@ -84,11 +79,17 @@ def _html_text(html: bytes | str) -> str:
     raise TypeError(f"expected bytes or str, got {type(html).__name__}")
 
 
+def first_tag(doc: etree._ElementTree, name: str) -> Element | None:
+    """``soup.find(name)``: the first element of that name in the document, wherever it is."""
+    return next(doc_iter(doc, name), None)
+
+
 @dataclass
 class Page:
     """One parsed HTML response and the facts every XenForo parse needs first."""
 
-    soup: BeautifulSoup
+    doc: etree._ElementTree  # the whole document: what ``soup.select`` searched
+    root: Element  # its <html> element
     engine: Engine
     template: str  # XF2 data-template / XF1 div#content class; "" when the theme hides it
     url: str | None
@@ -105,16 +106,26 @@ class Page:
         except ValueError:  # "http://[oops/x.png" in a post: keep the text as written, never fail the page
             return href
 
-    def is_post(self, tag: Tag) -> bool:
+    def is_post(self, el: Element) -> bool:
+        """A post container: XF2 ``article.message--post`` / ``article[data-content^=post-]``, XF1
+        ``li.message[id^=post-]``; a broken theme nests the next post inside one."""
         if self.engine == "xf2":
-            return tag.name == "article" and (
-                has_class(tag, "message--post") or (tag.get("data-content") or "").startswith("post-")
+            return el.tag == "article" and (
+                has_class(el, "message--post") or (el.get("data-content") or "").startswith("post-")
             )
-        return tag.name == "li" and (tag.get("id") or "").startswith("post-") and has_class(tag, "message")
+        return el.tag == "li" and (el.get("id") or "").startswith("post-") and has_class(el, "message")
 
 
 #: how far from the end of a page its closing </html> is looked for (scripts and ad tags may follow it)
 _TAIL = 8192
+
+_CONTENT_ID = Selector("div#content")
+_NON_XF_PLACES = [Selector(css) for css in ("title", "h1", "h2", ".blockMessage", ".errorPanel", ".errorOverlay")]
+_XF2_PLACES = [Selector(css) for css in ("h1.p-title-value", ".p-body-pageContent .blockMessage",
+                                         ".p-body .blockMessage")]
+_XF1_PLACES = [Selector(css) for css in (".titleBar h1", ".errorPanel", ".errorOverlay", "#content .blockMessage",
+                                         "label.OverlayCloser")]
+_MESSAGES = Selector(".blockMessage, .errorPanel, .errorOverlay, label.OverlayCloser")
 
 
 def load_page(html: bytes | str, url: str | None = None) -> Page:
@@ -126,17 +137,18 @@ def load_page(html: bytes | str, url: str | None = None) -> Page:
     if head.startswith(("<?xml", "<rss", "<feed", "<rdf:rdf")) and "<html" not in head:
         raise ParseError("expected a XenForo HTML page, got an RSS/Atom feed: watch a forum's feed with "
                          'kind = "xenforo_forum" (or "feed"), a thread with its page URL')
-    soup = BeautifulSoup(html, "lxml")
-    root = soup.find("html")
-    html_id = (root.get("id") or "").strip() if isinstance(root, Tag) else ""
-    title = text_of(soup.title)
-    if html_id not in ("XF", "XenForo"):
+    top = parse_html(html)
+    doc = top.getroottree() if top is not None else None
+    root = (top if top.tag == "html" else first_tag(doc, "html")) if doc is not None else None
+    html_id = (root.get("id") or "").strip() if root is not None else ""
+    title = text_of(first_tag(doc, "title")) if doc is not None else ""
+    if html_id not in ("XF", "XenForo") or doc is None or root is None:
         lowered = raw.lower()
         if title.lower() in _CF_TITLES or any(m in lowered for m in _CF_MARKERS):
             raise ParseError(
                 f"blocked by a Cloudflare challenge page (title {title!r}); not parsed — back off and retry later"
             )
-        problem = _visible_problem(soup, ["title", "h1", "h2", ".blockMessage", ".errorPanel", ".errorOverlay"])
+        problem = _visible_problem(doc, _NON_XF_PLACES) if doc is not None else None
         if problem:
             raise ParseError(problem)
         looks = f"<html id={html_id!r}>" if html_id else "<html> without an id"
@@ -151,13 +163,15 @@ def load_page(html: bytes | str, url: str | None = None) -> Page:
         raise ParseError("the XenForo page is cut off (no closing </html>): an incomplete download is not read; "
                          "it is retried at the next check and nothing is taken for gone")
     if engine == "xf2":
-        body = soup.body
-        template = (root.get("data-template") or (body.get("data-template") if body else None) or "").strip()
-        places = ["h1.p-title-value", ".p-body-pageContent .blockMessage", ".p-body .blockMessage"]
+        body = first_tag(doc, "body")
+        template = (root.get("data-template") or (body.get("data-template") if body is not None else None)
+                    or "").strip()
+        places = _XF2_PLACES
     else:
-        content = soup.select_one("div#content")
-        template = (classes(content)[0] if content is not None and classes(content) else "").strip()
-        places = [".titleBar h1", ".errorPanel", ".errorOverlay", "#content .blockMessage", "label.OverlayCloser"]
+        content = _CONTENT_ID.first(doc)
+        names = classes(content) if content is not None else []
+        template = (names[0] if names else "").strip()
+        places = _XF1_PLACES
     kind = None
     if template in _LOGIN_TEMPLATES:
         kind = "login wall"
@@ -166,62 +180,68 @@ def load_page(html: bytes | str, url: str | None = None) -> Page:
     if not template.startswith(_CONTENT_TEMPLATES):
         # Content pages are never error pages: skip the phrase search there, so a thread titled
         # "Oops! We ran into some problems." stays a thread.
-        problem = _visible_problem(soup, places, kind)
+        problem = _visible_problem(doc, places, kind)
         if problem:
             raise ParseError(problem)
     if kind:
         raise ParseError(f"{kind} (XenForo template {template!r}, title {title!r})")
-    return Page(soup=soup, engine=engine, template=template, url=url, base=_base_url(soup, url))
+    return Page(doc=doc, root=root, engine=engine, template=template, url=url, base=_base_url(doc, url))
 
 
-def _base_url(soup: BeautifulSoup, url: str | None) -> str | None:
+def _base_url(doc: etree._ElementTree, url: str | None) -> str | None:
     """What relative links resolve against: ``<base href>``, else the page URL, else the page's
     own absolute canonical URL (a saved page parsed without its address still gets full links)."""
-    base_tag = soup.find("base", href=True)
-    if isinstance(base_tag, Tag) and base_tag["href"].strip():
-        return urljoin(url or "", base_tag["href"].strip())
+    base_tag = next((b for b in doc_iter(doc, "base") if b.get("href") is not None), None)
+    if base_tag is not None and base_tag.get("href", "").strip():
+        return urljoin(url or "", base_tag.get("href", "").strip())
     if url:
         return url
-    for cand in declared_urls(soup):
+    for cand in declared_urls(doc):
         if cand and re.match(r"https?://", cand.strip()):
             return cand.strip()
     return None
 
 
-def declared_urls(soup: BeautifulSoup) -> list[str | None]:
+def declared_urls(doc: etree._ElementTree) -> list[str | None]:
     """The page's own idea of its address: ``<link rel=canonical>`` and ``og:url``."""
-    link = soup.find("link", rel="canonical", href=True)
-    og = soup.find("meta", attrs={"property": "og:url"})
-    return [link.get("href") if isinstance(link, Tag) else None, og.get("content") if isinstance(og, Tag) else None]
+    link = next((el for el in doc_iter(doc, "link")
+                 if el.get("href") is not None and "canonical" in (el.get("rel") or "").split()), None)
+    og = next((el for el in doc_iter(doc, "meta") if el.get("property") == "og:url"), None)
+    return [link.get("href") if link is not None else None, og.get("content") if og is not None else None]
 
 
-def _visible_problem(soup: BeautifulSoup, selectors: list[str], kind: str | None = None) -> str | None:
+def _hidden(el: Element) -> bool:
+    """Inside ``<noscript>``, or a browser warning / no-JS box: not what the visitor is shown."""
+    return next(el.iterancestors("noscript"), None) is not None or has_class(el, "js-browserWarning", "u-noJsOnly")
+
+
+def _visible_problem(doc: etree._ElementTree, selectors: list[Selector], kind: str | None = None) -> str | None:
     """The login-wall / error message shown in the page's own message boxes, if any.
 
     Only visible boxes are read: every XF2 page carries "Oops! We ran into some problems." in its
     JavaScript phrase table, and ``<noscript>``/browser warnings are blockMessages too.
     """
     for selector in selectors:
-        for el in soup.select(selector):
-            if el.find_parent("noscript") or has_class(el, "js-browserWarning", "u-noJsOnly"):
+        for el in selector.all(doc):
+            if _hidden(el):
                 continue
             text = text_of(el)
             low = text.lower()
             if any(p in low for p in _LOGIN_PHRASES):
                 return f"login wall: {text[:200]}"
             if any(p in low for p in _ERROR_PHRASES):
-                return f"forum error page: {_error_message(soup, text)[:200]}"
-            if kind and selector.endswith("blockMessage") and text:
+                return f"forum error page: {_error_message(doc, text)[:200]}"
+            if kind and selector.css.endswith("blockMessage") and text:
                 return f"{kind}: {text[:200]}"
     return None
 
 
-def _error_message(soup: BeautifulSoup, found: str) -> str:
+def _error_message(doc: etree._ElementTree, found: str) -> str:
     """Prefer the specific message ("The requested thread could not be found.") over the heading."""
     if "oops" not in found.lower():
         return found
-    for el in soup.select(".blockMessage, .errorPanel, .errorOverlay, label.OverlayCloser"):
-        if el.find_parent("noscript") or has_class(el, "js-browserWarning", "u-noJsOnly"):
+    for el in _MESSAGES.all(doc):
+        if _hidden(el):
             continue
         text = text_of(el)
         if text and "oops" not in text.lower():
@@ -243,22 +263,26 @@ def expect_template(page: Page, wanted: str, what: str) -> None:
         raise ParseError(f"expected a XenForo {what} page (template {wanted!r}), got template {page.template!r}")
 
 
-def own(post: Tag, selector: str, page: Page) -> list[Tag]:
+def owned_by(el: Element, post: Element, page: Page) -> bool:
+    """Whether ``post`` is the nearest post container above ``el`` (a descendant of ``post``)."""
+    for anc in el.iterancestors():
+        if anc is post:
+            return True
+        if page.is_post(anc):
+            return False
+    return False
+
+
+def own(post: Element, selector: Selector, page: Page, scope: Scope | None = None) -> list[Element]:
     """``post.select(selector)`` limited to elements whose nearest post container is ``post``."""
-    out = []
-    for el in post.select(selector):
-        owner = next((p for p in el.parents if isinstance(p, Tag) and page.is_post(p)), None)
-        if owner is post:
-            out.append(el)
-    return out
+    return [el for el in selector.all(post, scope) if owned_by(el, post, page)]
 
 
-def own_first(post: Tag, selector: str, page: Page) -> Tag | None:
-    found = own(post, selector, page)
-    return found[0] if found else None
+def own_first(post: Element, selector: Selector, page: Page, scope: Scope | None = None) -> Element | None:
+    return next((el for el in selector.all(post, scope) if owned_by(el, post, page)), None)
 
 
-def author_of(container: Tag, name_el: Tag | None) -> str | None:
+def author_of(container: Element, name_el: Element | None) -> str | None:
     """``data-author`` (kept for guests and deleted accounts too), else the visible user name."""
     return clean_text(container.get("data-author") or "") or text_of(name_el) or None
 
@@ -268,25 +292,32 @@ def to_int(text: str | None) -> int | None:
     return int(digits) if digits else None
 
 
+_XF1_NAV = Selector("div.PageNav[data-last]")
+_XF2_NAVS = Selector("div.pageNav")
+_NAV_PAGES = Selector("li.pageNav-page")
+_NAV_CURRENT = Selector("li.pageNav-page--current")
+_NAV_SIMPLE = Selector(".pageNavSimple-el--current")
+
+
 def page_nav(page: Page) -> tuple[int, int]:
     """(current page, last page) from the page navigation; (1, 1) when there is none."""
-    soup = page.soup
-    xf1 = soup.select_one("div.PageNav[data-last]")
+    doc = page.doc
+    xf1 = _XF1_NAV.first(doc)
     if xf1 is not None:
         cur, last = to_int(xf1.get("data-page")) or 1, to_int(xf1.get("data-last")) or 1
         return cur, max(cur, last)
-    for nav in soup.select("div.pageNav"):
-        pages = [n for n in (to_int(text_of(li)) for li in nav.select("li.pageNav-page")) if n]
+    for nav in _XF2_NAVS.all(doc):
+        pages = [n for n in (to_int(text_of(li)) for li in _NAV_PAGES.all(nav)) if n]
         if not pages:
             continue
-        current = nav.select_one("li.pageNav-page--current")
+        current = _NAV_CURRENT.first(nav)
         cur = to_int(text_of(current)) if current is not None else None
         if cur is None:
-            simple = soup.select_one(".pageNavSimple-el--current")
+            simple = _NAV_SIMPLE.first(doc)
             m = re.search(r"(\d+)\D+(\d+)", text_of(simple)) if simple is not None else None
             cur = int(m.group(1)) if m else 1
         return cur, max([cur, *pages])
-    simple = soup.select_one(".pageNavSimple-el--current")
+    simple = _NAV_SIMPLE.first(doc)
     m = re.search(r"(\d+)\D+(\d+)", text_of(simple)) if simple is not None else None
     if m:
         return int(m.group(1)), max(int(m.group(1)), int(m.group(2)))
@@ -294,9 +325,10 @@ def page_nav(page: Page) -> tuple[int, int]:
 
 
 _PREFIX_CLASSES = ("label", "label-append", "labelLink", "prefix", "prefixLink")
+_PREFIX_LABEL = Selector(".label, .prefix")
 
 
-def split_title(h1: Tag | None) -> tuple[str, str | None]:
+def split_title(h1: Element | None) -> tuple[str, str | None]:
     """(title, prefix) from a title element whose prefix is a label (XF2) or ``span.prefix`` (XF1).
 
     The label may sit inside ``a.labelLink`` and be followed by ``span.label-append``; all of
@@ -304,15 +336,25 @@ def split_title(h1: Tag | None) -> tuple[str, str | None]:
     """
     if h1 is None:
         return "", None
-    label = h1.select_one(".label, .prefix")
-    prefix = text_of(label) or None
-    parts: list[str] = []
-    stack: list[Any] = list(reversed(h1.contents))
+    prefix = text_of(_PREFIX_LABEL.first(h1)) or None
+    parts: list[str] = [h1.text] if h1.text else []
+    stack: list[Element | str] = []
+    _push_children(stack, h1)
     while stack:
         node = stack.pop()
-        if isinstance(node, Tag):
-            if not has_class(node, *_PREFIX_CLASSES):
-                stack.extend(reversed(node.contents))
-        elif isinstance(node, NavigableString) and not isinstance(node, Comment):
-            parts.append(str(node))
+        if isinstance(node, str):
+            parts.append(node)
+            continue
+        if isinstance(node.tag, str) and not has_class(node, *_PREFIX_CLASSES):
+            if node.text:
+                parts.append(node.text)
+            _push_children(stack, node)
     return clean_text(" ".join(parts)), prefix
+
+
+def _push_children(stack: list[Element | str], el: Element) -> None:
+    """Children of ``el`` onto a walk's stack so they pop in document order, each followed by its tail."""
+    for child in reversed(el):
+        if child.tail:
+            stack.append(child.tail)
+        stack.append(child)

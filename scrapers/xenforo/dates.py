@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
+from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from bs4 import Tag
 
 from scrapers.text import clean_text
 
 __all__ = ["board_zone", "from_unix", "iso_utc", "xf1_time", "xf2_time"]
+
+
+class Attributes(Protocol):
+    """What a date is read from: an element's attributes (an lxml element or a BeautifulSoup tag alike)."""
+
+    def get(self, key: str, default: None = None) -> str | None: ...
 
 
 def iso_utc(dt: datetime) -> str:
@@ -41,7 +46,7 @@ def from_unix(value: str | None) -> str | None:
         return None
 
 
-def xf2_time(t: Tag, tz: ZoneInfo) -> str | None:
+def xf2_time(t: Attributes, tz: ZoneInfo) -> str | None:
     """``time.u-dt``: ``datetime`` (ISO with the viewer's offset) first, then unix attributes.
 
     XF 2.0–2.2 put unix seconds in ``data-time``; 2.3 reportedly moves them to ``data-timestamp``
@@ -101,7 +106,7 @@ def _xf1_title_time(text: str, tz: ZoneInfo) -> datetime | None:
     return None
 
 
-def xf1_time(el: Tag, tz: ZoneInfo) -> str | None:
+def xf1_time(el: Attributes, tz: ZoneInfo) -> str | None:
     """XF1 ``abbr.DateTime[data-time]`` (recent posts) or ``span.DateTime[title]`` (older ones).
 
     Never the element's text: it is relative ("Yesterday at 4:12 PM") and localised.

@@ -15,24 +15,30 @@ from typing import Any
 from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
-from bs4 import BeautifulSoup, Tag
 from lxml import etree
 
 from scrapers.records import Item, ParseError, ParseResult
 from scrapers.text import clean_text
+from scrapers.xenforo.body import render_body
 from scrapers.xenforo.common import (
     Page,
     author_of,
-    classes,
     expect_template,
-    has_class,
+    first_tag,
     load_page,
     page_nav,
     split_title,
     text_of,
 )
+from scrapers.xenforo.css import Selector, first_match
 from scrapers.xenforo.dates import board_zone, iso_utc, xf1_time, xf2_time
-from scrapers.xenforo.body import render_body
+from scrapers.xenforo.dom import (
+    Element,
+    classes,
+    has_class,
+    nearest_with_class,
+    parse_html,
+)
 from scrapers.xenforo.urls import canonical_thread_url, thread_id_from_url
 
 __all__ = ["FIRST_POST_CHARS", "is_feed", "parse_forum", "parse_forum_feed", "parse_forum_page"]
@@ -57,37 +63,51 @@ def _short_number(text: str) -> int | None:
     return int(re.sub(r"[.,]", "", number))
 
 
-def _thread_link(container: Tag, page: Page) -> Tag | None:
+def _links(container: Element) -> list[Element]:
+    """``container.find_all("a", href=True)``."""
+    return [a for a in container.iterdescendants("a") if a.get("href") is not None]
+
+
+def _thread_link(container: Element, page: Page) -> Element | None:
     links = [
-        a for a in container.find_all("a", href=True)
-        if not has_class(a, "labelLink", "prefixLink") and thread_id_from_url(page.abs(a["href"]))
+        a for a in _links(container)
+        if not has_class(a, "labelLink", "prefixLink") and thread_id_from_url(page.abs(a.get("href")))
     ]
     primary = [a for a in links if a.get("data-tp-primary") or has_class(a, "PreviewTooltip")]
     return (primary or links or [None])[-1]
 
 
+_XF2_ROWS = Selector("div.structItem--thread")
+_XF2_TITLE_BOX = Selector(".structItem-title")
+_XF2_LABEL = Selector(".label")
+_XF2_REPLIES = Selector(".structItem-cell--meta dl dd")
+_XF2_LATEST = Selector(".structItem-cell--latest time")
+_XF2_STICKY = Selector(".structItem-status--sticky")
+_XF2_STARTER = Selector(".structItem-minor .username")
+
+
 def _xf2_threads(page: Page, tz: ZoneInfo) -> list[Item]:
     items: list[Item] = []
-    for row in page.soup.select("div.structItem--thread"):
-        title_box = row.select_one(".structItem-title")
+    for row in _XF2_ROWS.all(page.doc):
+        title_box = _XF2_TITLE_BOX.first(row)
         if title_box is None:
             continue
         link = _thread_link(title_box, page)
         cm = next(filter(None, (re.fullmatch(r"js-threadListItem-(\d+)", c) for c in classes(row))), None)
-        href = page.abs(link["href"]) if link is not None else None
+        href = page.abs(link.get("href")) if link is not None else None
         thread_id = cm.group(1) if cm else thread_id_from_url(href)
         if not thread_id or href is None:
             continue
-        label = title_box.select_one(".label")
-        meta = row.select_one(".structItem-cell--meta dl dd")
-        latest = row.select_one(".structItem-cell--latest time")
-        sticky = row.find_parent(class_="structItemContainer-group--sticky") is not None or (
-            row.select_one(".structItem-status--sticky") is not None
+        label = _XF2_LABEL.first(title_box)
+        meta = _XF2_REPLIES.first(row)
+        latest = _XF2_LATEST.first(row)
+        sticky = nearest_with_class(row, "structItemContainer-group--sticky") is not None or (
+            _XF2_STICKY.first(row) is not None
         )
         items.append(Item(key=thread_id, fields={
             "title": text_of(link) or None,
             "prefix": text_of(label) or None,
-            "author": author_of(row, row.select_one(".structItem-minor .username")),
+            "author": author_of(row, _XF2_STARTER.first(row)),
             "url": canonical_thread_url(href),
             "replies": _short_number(text_of(meta)) if meta is not None else None,
             "last_post_at": xf2_time(latest, tz) if latest is not None else None,
@@ -96,27 +116,45 @@ def _xf2_threads(page: Page, tz: ZoneInfo) -> list[Item]:
     return items
 
 
+_XF1_ROWS = Selector("li.discussionListItem[id^='thread-']")
+_XF1_TITLE_BOX = Selector("h3.title")
+_XF1_TITLE_TEXT = Selector(".titleText")
+_XF1_PREFIX = Selector(".prefix")
+_XF1_MAJOR = Selector(".stats dl.major dd")
+_XF1_STATS = Selector(".stats dd")
+_XF1_LAST = Selector(".lastPostInfo .DateTime")
+_XF1_LAST_POST = Selector(".lastPost .DateTime")
+_XF1_STARTER = Selector(".posterDate .username")
+_XF1_STICKY_ICON = Selector(".iconKey .sticky")
+
+
 def _xf1_threads(page: Page, tz: ZoneInfo) -> list[Item]:
     items: list[Item] = []
-    for row in page.soup.select("li.discussionListItem[id^='thread-']"):
+    for row in _XF1_ROWS.all(page.doc):
         m = re.fullmatch(r"thread-(\d+)", row.get("id") or "")
-        title_box = row.select_one("h3.title") or row.select_one(".titleText")
+        title_box = first_match(row, _XF1_TITLE_BOX, _XF1_TITLE_TEXT)
         link = _thread_link(title_box, page) if title_box is not None else None
-        if not m or link is None:
+        if not m or link is None or title_box is None:
             continue
-        label = title_box.select_one(".prefix")
-        replies = row.select_one(".stats dl.major dd") or row.select_one(".stats dd")
-        latest = row.select_one(".lastPostInfo .DateTime") or row.select_one(".lastPost .DateTime")
+        label = _XF1_PREFIX.first(title_box)
+        replies = first_match(row, _XF1_MAJOR, _XF1_STATS)
+        latest = first_match(row, _XF1_LAST, _XF1_LAST_POST)
+        href = link.get("href", "")
         items.append(Item(key=m.group(1), fields={
             "title": text_of(link) or None,
             "prefix": text_of(label) or None,
-            "author": author_of(row, row.select_one(".posterDate .username")),
-            "url": canonical_thread_url(page.abs(link["href"]) or link["href"]),
+            "author": author_of(row, _XF1_STARTER.first(row)),
+            "url": canonical_thread_url(page.abs(href) or href),
             "replies": _short_number(text_of(replies)) if replies is not None else None,
             "last_post_at": xf1_time(latest, tz) if latest is not None else None,
-            "sticky": has_class(row, "sticky") or row.select_one(".iconKey .sticky") is not None,
+            "sticky": has_class(row, "sticky") or _XF1_STICKY_ICON.first(row) is not None,
         }))
     return items
+
+
+_XF2_TITLE = Selector("h1.p-title-value")
+_XF1_TITLE = Selector(".titleBar h1")
+_ANY_H1 = Selector("h1")
 
 
 def parse_forum_page(html: bytes | str, url: str | None = None, *, board_tz: str = "UTC") -> ParseResult:
@@ -130,10 +168,10 @@ def parse_forum_page(html: bytes | str, url: str | None = None, *, board_tz: str
     expect_template(page, "forum_view", "forum (thread list)")
     if page.engine == "xf2":
         threads = _xf2_threads(page, tz)
-        title, _ = split_title(page.soup.select_one("h1.p-title-value"))
+        title, _ = split_title(_XF2_TITLE.first(page.doc))
     else:
         threads = _xf1_threads(page, tz)
-        title, _ = split_title(page.soup.select_one(".titleBar h1") or page.soup.select_one("h1"))
+        title, _ = split_title(first_match(page.doc, _XF1_TITLE, _ANY_H1))
     if not threads and not page.template:
         raise ParseError("no thread list found: expected div.structItem--thread (XF2) or li.discussionListItem (XF1)")
     seen: set[str] = set()
@@ -165,18 +203,42 @@ def _child_text(el: Any, path: str) -> str:
     return (found.text or "").strip() if found is not None else ""
 
 
+_BB_WRAPPER = Selector(".bbWrapper")
+
+
 def _snippet(html: str, link: str | None) -> str:
     """Clean text of a feed item's first-post snippet, without its trailing "Read more" link."""
     if not html.strip():
         return ""
-    soup = BeautifulSoup(html, "lxml")
-    root = soup.select_one(".bbWrapper") or soup.body or soup
+    top = parse_html(html)
+    if top is None:
+        return ""
+    doc = top.getroottree()
+    root = _BB_WRAPPER.first(doc)
+    if root is None:
+        root = first_tag(doc, "body")
+    if root is None:
+        root = top
     thread_id = thread_id_from_url(link)
-    anchors = root.find_all("a", href=True)
-    if anchors and thread_id and thread_id_from_url(anchors[-1]["href"]) == thread_id:
-        anchors[-1].decompose()
+    anchors = _links(root)
+    if anchors and thread_id and thread_id_from_url(anchors[-1].get("href")) == thread_id:
+        _drop(anchors[-1])
     text, _ = render_body(root, None)
     return text[:FIRST_POST_CHARS]
+
+
+def _drop(el: Element) -> None:
+    """Remove ``el`` and its content but keep the text that follows it (``Tag.decompose``)."""
+    parent = el.getparent()
+    if parent is None:
+        return
+    if el.tail:
+        prev = el.getprevious()
+        if prev is not None:
+            prev.tail = (prev.tail or "") + el.tail
+        else:
+            parent.text = (parent.text or "") + el.tail
+    parent.remove(el)
 
 
 def parse_forum_feed(xml: bytes | str, url: str | None = None) -> ParseResult:
