@@ -32,53 +32,58 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="count", default=0, help="more logging on stderr")
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    # -v / -q also after the command ("trialwatch check -v"), without overriding them when given before it
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more logging on stderr")
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="only warnings and errors on stderr")
 
-    c = sub.add_parser("check", help="check all enabled watches (or the named ones) once, now")
+    c = sub.add_parser("check", parents=[common], help="check all enabled watches (or the named ones) once, now")
     c.add_argument("watch_ids", nargs="*", metavar="WATCH_ID")
     c.add_argument("--json", action="store_true", help="one event per line on stdout, nothing else")
     c.add_argument("--dry-run", action="store_true", help="compute and print events; save and deliver nothing")
     c.add_argument("--explain", action="store_true", help="per watch, each stage and its outcome")
 
-    sub.add_parser("run", help="the long-running service: scheduler, delivery and the Discord bot")
+    sub.add_parser("run", parents=[common], help="the long-running service: scheduler, delivery and the Discord bot")
 
-    sub.add_parser("demo", help="the offline end-to-end demonstration (a replayed world on 127.0.0.1)")
+    sub.add_parser("demo", parents=[common], help="the offline end-to-end demonstration (a replayed world on 127.0.0.1)")
 
-    pa = sub.add_parser("parse", help="parse a saved response and print its normalised JSON")
+    pa = sub.add_parser("parse", parents=[common], help="parse a saved response and print its normalised JSON")
     pa.add_argument("kind", metavar="KIND", help="one of: " + ", ".join(kind_names()))
     pa.add_argument("file", help="a file, or - for stdin")
     pa.add_argument("--url", help="the URL the response came from (resolves relative links)")
 
-    e = sub.add_parser("events", help="events recorded so far, newest last, with delivery status")
+    e = sub.add_parser("events", parents=[common], help="events recorded so far, newest last, with delivery status")
     e.add_argument("--watch")
     e.add_argument("--since", help="ISO date or time")
     e.add_argument("--json", action="store_true")
 
-    t = sub.add_parser("trials", help="one line per known trial (key, registry ids, name, status, enrollment); "
+    t = sub.add_parser("trials", parents=[common], help="one line per known trial (key, registry ids, name, status, enrollment); "
                                       "`trials merge A B`: two known trials are one")
     t.add_argument("action", nargs="?", metavar="merge", help="merge A B: a person confirms two trials are one")
     t.add_argument("ids", nargs="*", metavar="A B", help="any registry id or key of each trial")
     t.add_argument("--json", action="store_true", help="one JSON object per line")
 
-    h = sub.add_parser("history", help="the timeline of one trial's fields; optionally a chart")
+    h = sub.add_parser("history", parents=[common], help="the timeline of one trial's fields; optionally a chart")
     h.add_argument("trial", help="any registry id of the trial (NCT…, EU CT number, EudraCT number) or its key")
     h.add_argument("--chart", metavar="PATH.png", help="also write an enrollment/status chart as PNG")
 
-    fd = sub.add_parser("feed", help="an Atom feed of recorded events on stdout")
+    fd = sub.add_parser("feed", parents=[common], help="an Atom feed of recorded events on stdout")
     fd.add_argument("--label", help="only events of watches carrying this label")
 
-    sg = sub.add_parser("signals", help="print the text signals (enrollment figures, results, trial ids) of a text")
+    sg = sub.add_parser("signals", parents=[common], help="print the text signals (enrollment figures, results, trial ids) of a text")
     sg.add_argument("file", help="a text file, or - for stdin")
 
-    w = sub.add_parser("watch", help="manage watches stored in the database")
+    w = sub.add_parser("watch", parents=[common], help="manage watches stored in the database")
     wsub = w.add_subparsers(dest="watch_command", metavar="list|add|remove")
-    wsub.add_parser("list", help="every watch with its health")
-    wa = wsub.add_parser("add", help="add a watch: KIND TARGET (an id, URL, query, or key=value&… for a search)")
+    wsub.add_parser("list", parents=[common], help="every watch with its health")
+    wa = wsub.add_parser("add", parents=[common], help="add a watch: KIND TARGET (an id, URL, query, or key=value&… for a search)")
     wa.add_argument("kind", metavar="KIND", help="one of: " + ", ".join(kind_names()))
     wa.add_argument("target")
     wa.add_argument("--id", dest="watch_id")
     wa.add_argument("--interval", default="6h")
     wa.add_argument("--label", action="append", default=[], dest="labels")
-    wr = wsub.add_parser("remove", help="remove a watch (its events and history are kept)")
+    wr = wsub.add_parser("remove", parents=[common], help="remove a watch (its events and history are kept)")
     wr.add_argument("watch_id")
     return p
 
@@ -106,6 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     setup_logging(-1 if args.quiet else args.verbose,
                   secrets=[s for s in (cfg.discord.webhook_url, cfg.discord.token) if s])
+    from bot.engine.config import MISSING_ENV
+
+    for reference in MISSING_ENV:  # an unset secret turns its destination off: never silently
+        print(f"trialwatch: note: {reference} is not set in the environment, so it is left out", file=sys.stderr)
     handler = commands.COMMANDS.get(args.command)
     if args.command == "watch" and not args.watch_command:
         print("trialwatch watch: say list, add or remove", file=sys.stderr)

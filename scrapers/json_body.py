@@ -48,3 +48,5 @@ def loads_json(body: bytes | str, *, where: str = "the response") -> Any:
         raise ParseError(
             f"invalid JSON in {where} at byte {at_byte} (line {exc.lineno} column {exc.colno}): {exc.msg}; near {near!r}"
         ) from None
+    except ValueError as exc:  # an integer of thousands of digits (Python's int limit): hostile, not JSON we read
+        raise ParseError(f"{where} holds a number too long to be read ({str(exc)[:60]}…)") from None

@@ -31,7 +31,7 @@ def test_watch_add_list_remove(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "from-config\tctgov trial=NCT01234567" in out
     assert "ctgov-nct07654321\tctgov trial=NCT07654321\tevery 2h\tenabled\tlabels=resetme\tlast ok never" in out
-    assert "dara\tctgov params={'query.cond': 'ME/CFS', 'query.intr': 'daratumumab'}" in out
+    assert "dara\tctgov params=query.cond=ME/CFS&query.intr=daratumumab" in out
     assert main(["--config", str(cfg), "watch", "remove", "dara"]) == 0
     assert main(["--config", str(cfg), "watch", "remove", "dara"]) == 2
     capsys.readouterr()

@@ -225,7 +225,7 @@ def test_fuzz_registry_and_paper_documents() -> None:
     rng = random.Random(SEED)
     outcomes = {"refused": 0, "accepted": 0}
     bodies = _json_bodies()
-    assert len(bodies) >= 8
+    assert len(bodies) >= 6  # the project's own fixtures; the shared samples add more when present
     for name, kind, parse, body in bodies:
         try:
             whole = parse(body)

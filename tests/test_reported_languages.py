@@ -82,7 +82,7 @@ def test_four_languages_through_the_pipeline(world: World, tmp_path, capsys) -> 
     # A Norwegian post: 45 of 66, in Norwegian.
     thread.add(1, author="Kari", text="Ifølge Haukeland er nå 45 av 66 deltakere inkludert i ResetME-studien.")
     world.publish()
-    assert reports(check(cfg, capsys)) == [({"enrolled": 45, "target": 66, "completed": None}, "no", "resetme")]
+    assert reports(check(cfg, capsys)) == [({"enrolled": 45, "target": 66, "completed": None}, "nb", "resetme")]
 
     # A trap post (a reader's own patient number, a dose) and a post about another trial: nothing for ResetME.
     thread.add(1, author="Jo", text="My daughter was patient number 52 at the clinic, and she was given 16 mg/kg.")

@@ -191,8 +191,8 @@ def test_empty_text_has_no_signals() -> None:
 CUE_EXAMPLES: list[tuple[str, str, str]] = [
     ("en", "randomised", "enrol"), ("en", "recruitment", "enrol_noun"), ("en", "planned", "target_adj"),
     ("en", "completed", "complete"), ("en", "responders", "veto"), ("en", "will", "modal"),
-    ("no", "inkludert", "enrol"), ("no", "inkludere", "enrol_plan"), ("no", "fullført", "complete"),
-    ("no", "venteliste", "veto"), ("no", "skal", "modal"), ("no", "plassene", "places"),
+    ("nb", "inkludert", "enrol"), ("nb", "inkludere", "enrol_plan"), ("nb", "fullført", "complete"),
+    ("nb", "venteliste", "veto"), ("nb", "skal", "modal"), ("nb", "plassene", "places"),
     ("de", "eingeschlossen", "enrol"), ("de", "einzuschließen", "enrol_plan"), ("de", "abgeschlossen", "complete"),
     ("de", "gescreent", "veto"), ("de", "sollen", "modal"), ("de", "geplanten", "target_adj"),
     ("nl", "geïncludeerd", "enrol"), ("nl", "includeren", "enrol_plan"), ("nl", "afgerond", "complete"),
@@ -277,7 +277,7 @@ def test_split_sentences() -> None:
 @pytest.mark.parametrize(("sentence", "lang", "expected"), [
     # a target and an actual figure as bare labels ("Soll/Ist") or a goal in brackets
     ("Stand Juni: Soll 90, Ist 51.", "de", (51, 90, None, False)),
-    ("Inkludert: 40 (mål: 90)", "no", (40, 90, None, False)),
+    ("Inkludert: 40 (mål: 90)", "nb", (40, 90, None, False)),
     # places still free are no count; the other number is the target
     ("Only 4 slots remain out of 90, and 86 participants have been randomised.", "en", (86, 90, None, False)),
     # a shortfall "more needed to reach N": N is the target
@@ -293,7 +293,7 @@ def test_split_sentences() -> None:
     # a parenthesis with no count does not cut the clause
     ("71 of 90 (79 %) have now been included.", "en", (71, 90, None, False)),
     # "X of Y places filled" is not "all places filled"
-    ("Femti av nitti plasser er fylt.", "no", (50, 90, None, False)),
+    ("Femti av nitti plasser er fylt.", "nb", (50, 90, None, False)),
     # recruitment complete with the study named in between
     ("De inclusie voor het ResetME-onderzoek is gesloten.", "nl", (None, None, None, True)),
 ])

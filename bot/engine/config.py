@@ -95,15 +95,31 @@ class Config:
         return out
 
 
+#: the longest interval a watch may have (a year): beyond it a typo, and beyond SQLite's integers a crash
+MAX_INTERVAL_S = 366 * 86400
+
+
 def parse_interval(value: Any, where: str) -> int:
     """``"6h"`` → 21600. Plain numbers are seconds."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        return int(value)
-    if isinstance(value, str):
+    seconds: float | None = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str):
         m = _INTERVAL.match(value)
-        if m and float(m.group(1)) > 0:
-            return max(1, int(float(m.group(1)) * _UNITS[m.group(2)]))
-    raise ConfigError(f"{where}: interval must be a number with s, m, h or d (like \"6h\"), got {value!r}")
+        if m:
+            seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    if seconds is None:
+        raise ConfigError(f"{where}: interval must be a number with s, m, h or d (like \"6h\"), got {value!r}")
+    if not seconds > 0:
+        raise ConfigError(f"{where}: interval must be longer than zero, got {value!r}")
+    if seconds > MAX_INTERVAL_S:
+        raise ConfigError(f"{where}: interval must be at most a year (366d), got {value!r}")
+    return max(1, int(seconds))
+
+
+#: ``${NAME}`` references left unset while the last config was read ("[discord].webhook_url = ${NAME}"):
+#: the command line says so on stderr, since an unset secret quietly turns a destination off
+MISSING_ENV: list[str] = []
 
 
 def expand_env(value: Any, where: str, env: dict[str, str] | None = None) -> Any:
@@ -115,6 +131,8 @@ def expand_env(value: Any, where: str, env: dict[str, str] | None = None) -> Any
             return value
         whole = _ENV_REF.fullmatch(value)
         if whole:
+            if not env.get(whole.group(1)):
+                MISSING_ENV.append(f"{where} = ${{{whole.group(1)}}}")
             return env.get(whole.group(1)) or None
         def sub(m: re.Match[str]) -> str:
             if m.group(1) not in env:
@@ -193,9 +211,16 @@ def load_config(path: str | Path | None = None, *, db_override: str | None = Non
     else:
         source = str(path)
         try:
-            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+            text = Path(path).read_text(encoding="utf-8").removeprefix("\ufeff")  # a BOM from an editor is fine
+            raw = tomllib.loads(text)
         except FileNotFoundError:
             raise ConfigError(f"{source}: config file not found") from None
+        except IsADirectoryError:
+            raise ConfigError(f"{source} is a directory; give the config file itself (e.g. {source}/trialwatch.toml)") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{source} is not UTF-8 text (byte {exc.start}): is it the config file?") from None
+        except OSError as exc:
+            raise ConfigError(f"{source}: cannot read the config file: {exc.strerror or exc}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{source}: not valid TOML: {exc}") from None
     cfg = config_from_dict(raw, source=source, env=env)
@@ -216,6 +241,7 @@ def load_seed_watches() -> list[WatchSpec]:
 
 def config_from_dict(raw: dict[str, Any], *, source: str = "<dict>", env: dict[str, str] | None = None) -> Config:
     """Build a :class:`Config` from parsed TOML. Every error names ``source`` and the key."""
+    MISSING_ENV.clear()
     raw = expand_env(raw, source, env)
     _no_unknown(raw, {"database", "check", "http", "sources", "discord", "notify", "security", "watch", "trial"}, source)
     cfg = Config(source=source)

@@ -22,5 +22,17 @@ def default_watch_id(kind: str, target: str) -> str:
 
 
 def describe_watch(w: WatchSpec) -> str:
-    target = next((f"{k}={v}" for k, v in w.keys.items()), "")
-    return f"{w.kind} {target}"
+    """``kind target``: what the watch follows (its URL, trial, search or query), never a side setting such as
+    ``board_tz`` or ``follow`` that happens to sort first."""
+    try:
+        cls = source_class(w.kind)
+        main = [k for k in (cls.url_key, cls.target_key) if k] + [
+            k for entry in cls.required_keys for k in (entry if isinstance(entry, tuple) else (entry,))]
+    except ValueError:
+        main = []
+    key = next((k for k in main if k in w.keys), next(iter(w.keys), None))
+    if key is None:
+        return w.kind
+    value = w.keys[key]
+    shown = "&".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else value
+    return f"{w.kind} {key}={shown}"

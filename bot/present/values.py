@@ -7,7 +7,7 @@ from typing import Any
 
 FIGURES = ("enrolled", "target", "completed")
 #: the languages the text signals read, by the code a signal carries
-LANGUAGE_NAMES = {"en": "English", "no": "Norwegian", "de": "German", "nl": "Dutch"}
+LANGUAGE_NAMES = {"en": "English", "nb": "Norwegian", "de": "German", "nl": "Dutch"}
 
 
 def language_note(code: Any) -> str:

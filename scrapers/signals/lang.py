@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-LANGS = ("en", "no", "de", "nl")
+LANGS = ("en", "nb", "de", "nl")
 
 _WORDS: dict[str, frozenset[str]] = {
     "en": frozenset(
@@ -19,7 +19,7 @@ _WORDS: dict[str, frozenset[str]] = {
         "patients participants people trial study enrolled recruited randomised randomized included so far "
         "now out target planned enrolment enrollment recruitment sample size who which in on at by results published "
         "posted topline primary endpoint met".split()),
-    "no": frozenset(
+    "nb": frozenset(
         "og av er har ble blitt til som på med det et ikke skal studien studie deltakere "
         "deltakerne pasienter pasientene inkludert rekruttert randomisert fullført nå så langt hittil "
         "totalt planlagt målet mål etter fikk får var jeg vi tråden rekrutteringen inklusjonen sine "
@@ -38,7 +38,7 @@ _WORDS: dict[str, frozenset[str]] = {
         "jaar weken maar elke inclusie werving steekproefgrootte geplande aantal resultaten eindpunt "
         "laten zien geen".split()),
 }
-_LETTERS = {"no": re.compile(r"[øåæ]"), "de": re.compile(r"[ßäü]"), "nl": re.compile(r"[ëï]|ij")}
+_LETTERS = {"nb": re.compile(r"[øåæ]"), "de": re.compile(r"[ßäü]"), "nl": re.compile(r"[ëï]|ij")}
 _WORD = re.compile(r"[^\W\d_]+")
 
 

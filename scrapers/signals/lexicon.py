@@ -81,7 +81,7 @@ _WORD_CUES: dict[str, list[tuple[str, str]]] = {
         (TOTAL, r"total|overall|altogether|cumulative"),
         (ALL, r"all|every|each"),
     ],
-    "no": [
+    "nb": [
         (VETO, r"respond\w*|bedring|bedre|forbedr\w*|effekt\w*|bivirkning\w*|tilbakefall\w*|trakk|avbrøt|avbrutt"
                r"|ekskluder\w*|døde|dødsfall|screen\w*|venteliste\w*|spurt|søkt|søknad\w*|meldt|interesse\w*"
                r"|henvend\w*|kontakt\w*|spørreskjema\w*|spørreundersøk\w*|svarte|signert|opprop\w*|diagnos\w*"
@@ -180,17 +180,17 @@ def word_cue(low: str, lang: str) -> str | None:
 #: the words that start a new clause, per language (commas, semicolons ... are handled as marks)
 CONJUNCTIONS: dict[str, frozenset[str]] = {
     "en": frozenset("and but while whereas although though after".split()),
-    "no": frozenset("og men mens selv etter".split()),
+    "nb": frozenset("og men mens selv etter".split()),
     "de": frozenset("und aber während wobei sowie nachdem".split()),
     "nl": frozenset("en maar terwijl hoewel nadat".split()),
 }
 #: prepositions that start a clause when a number follows ("with 17 completing", "med 20 fullført")
 WITH: dict[str, frozenset[str]] = {
-    "en": frozenset({"with"}), "no": frozenset({"med"}), "de": frozenset({"mit"}), "nl": frozenset({"met"}),
+    "en": frozenset({"with"}), "nb": frozenset({"med"}), "de": frozenset({"mit"}), "nl": frozenset({"met"}),
 }
 #: "X of Y": the words between the two numbers
 OF: dict[str, frozenset[str]] = {
-    "en": frozenset({"of"}), "no": frozenset({"av"}), "de": frozenset({"von", "der"}), "nl": frozenset({"van"}),
+    "en": frozenset({"of"}), "nb": frozenset({"av"}), "de": frozenset({"von", "der"}), "nl": frozenset({"van"}),
 }
 ARTICLES = frozenset("""the a an its their our this these those de den det dei sine sitt sin der die das dem des den
 seinen ihren ihrer het een hun haar zijn""".split())
@@ -202,7 +202,7 @@ sammenlignet tidligere forrige anders als gegensatz verglichen früheren vorheri
 vergeleken eerdere vorige""".split())
 #: words that open a condition; a clause that continues one gives no figure either (:mod:`.roles`)
 CONDITIONALS: dict[str, frozenset[str]] = {
-    "en": frozenset("if once unless whenever".split()), "no": frozenset("hvis dersom når om".split()),
+    "en": frozenset("if once unless whenever".split()), "nb": frozenset("hvis dersom når om".split()),
     "de": frozenset("wenn falls sobald sofern".split()), "nl": frozenset("als indien zodra tenzij wanneer".split()),
 }
 #: an inverted condition opening the sentence: "Should funding be extended, ...", "Sollten weitere Mittel ..."

@@ -34,7 +34,7 @@ _EN_SMALL = {
 #: the parts compounds are glued from; "one" words stand alone only inside a compound (see _ONE)
 _PARTS: dict[str, dict[str, int]] = {
     "en": _EN_SMALL | {"one": 1},
-    "no": {
+    "nb": {
         "en": 1, "ett": 1, "én": 1, "to": 2, "tre": 3, "fire": 4, "fem": 5, "seks": 6, "sju": 7, "syv": 7,
         "åtte": 8, "ni": 9, "ti": 10, "elleve": 11, "tolv": 12, "tretten": 13, "fjorten": 14, "femten": 15,
         "seksten": 16, "sytten": 17, "atten": 18, "nitten": 19, "tjue": 20, "tyve": 20, "tretti": 30,
@@ -141,7 +141,7 @@ def word_value(word: str, lang: str) -> int | None:
     return _compound(word, lang)
 
 
-_SPACED_THOUSANDS = frozenset({"no", "de", "nl"})
+_SPACED_THOUSANDS = frozenset({"nb", "de", "nl"})
 
 
 def _digits(tokens: list[Token], i: int, lang: str) -> tuple[int | None, int]:
@@ -258,7 +258,7 @@ def _bad_neighbours(tokens: list[Token], first: int, last: int, lang: str) -> bo
     if after is not None and glued(tokens[last], after):
         if after.text in {"-", "–", "—", ":", "^", "%", "‰", "×", "'", "’", "+"} or after.is_word:
             return True
-        if after.text == "." and lang in {"no", "de"} and last + 2 < len(tokens) and (
+        if after.text == "." and lang in {"nb", "de"} and last + 2 < len(tokens) and (
                 tokens[last + 2].low in _MONTHS or tokens[last + 2].text[:1].islower()):
             return True  # "12. mars", "am 3. März": an ordinal date
     if after is not None and (after.low in UNITS or after.low in _TRIAL_AFTER):

@@ -54,7 +54,7 @@ _NEMEN = frozenset("nemen neemt namen nam genomen".split())
 _SCHLIESSEN = frozenset("schloss schlossen schließen schließt schliessen schliesst".split())
 _SEPARABLE = {"ab": lx.COMPLETE, "ein": lx.ENROL}
 #: "had the week-24 visit", "hadde kontrollen", "het bezoek gehad": a visit had is a visit completed
-_HAD = {"en": frozenset({"had"}), "no": frozenset({"hatt", "hadde"}), "de": frozenset({"gehabt", "hatten"}),
+_HAD = {"en": frozenset({"had"}), "nb": frozenset({"hatt", "hadde"}), "de": frozenset({"gehabt", "hatten"}),
         "nl": frozenset({"gehad"})}
 
 
@@ -99,7 +99,7 @@ def _cues(tokens: list[Token], lang: str) -> list[str | None]:
                 kinds[i] = None
             elif low == "far" and prev != "so":
                 kinds[i] = None
-        elif lang == "no":
+        elif lang == "nb":
             if low == "med" and prev in {"fått", "fikk", "får", "få"}:
                 kinds[i] = lx.ENROL  # "de har fått med 61 av de 66"
             elif low == "inn" and prev in {"tatt", "tas", "tatt"}:
@@ -418,9 +418,18 @@ class Reading:
         return self.starts.get(clause, len(self.clause_of))
 
 
+#: a digit run this long is no head count (counts are at most 999,999, written with or without separators)
+OVERSIZED_DIGITS = 6
+
+
 def read_roles(sentence: str, lang: str) -> Reading:
     """Every unit of the sentence that has a role, with its figures (see the module docstring)."""
     tokens = tokenize(sentence)
+    if any(t.is_num and len(t.text) > OVERSIZED_DIGITS and not (k and glued(tokens[k - 1], t) and tokens[k - 1].is_word)
+           for k, t in enumerate(tokens)):  # (a registry id's digits, "NCT" + "09990001", are not a number)
+        # a number far too big to be a count ("1234567", a 6,000-digit run): the sentence is not a report,
+        # and dropping the number alone would hand its role to the next one ("enrolled 1234567 of 66")
+        return Reading(tokens, [], [])
     counts = find_counts(tokens, lang)
     if not counts:
         return Reading(tokens, [], [])

@@ -27,7 +27,7 @@ _WITH = r"(?:(?:with|med|mit|met)\s+\d+(?:[.,\u00a0\u202f ]\d{3})*\s+(?:[^\W\d][
 #: the places are all filled: complete unless the sentence's own figures say otherwise ("34 av 66 plasser er fylt")
 PLACES_FILLED: dict[str, re.Pattern[str]] = {
     "en": re.compile(r"\b(?:places|slots|spots|seats)\s+(?:\w+\s+){0,5}?(?:are|have\s+been)\s+(?:now\s+)?(?:filled|taken)\b", _I),
-    "no": re.compile(r"\b\w*plass(?:ene|er)?\s+er\s+(?:nå\s+)?(?:fylt|tatt|besatt)", _I),
+    "nb": re.compile(r"\b\w*plass(?:ene|er)?\s+er\s+(?:nå\s+)?(?:fylt|tatt|besatt)", _I),
     "de": re.compile(r"\b\w*plätze\s+sind\s+(?:\w+\s+)?(?:vergeben|besetzt|belegt)", _I),
     "nl": re.compile(r"\b\w*(?:plaatsen|plekken)\s+zijn\s+(?:\w+\s+)?(?:bezet|vergeven|gevuld)", _I),
 }
@@ -44,7 +44,7 @@ RECRUITMENT_COMPLETE: dict[str, re.Pattern[str]] = {
         r"(?:enrol{1,2}ment|recruitment|randomi[sz]ation)"
         rf"|\b(?:enrol{{1,2}}ment|recruitment)\s+{_FOR}(?:ended|stopped)\b"
         r"|\bfully\s+(?:recruited|enrol{1,2}ed)|\b(?:trial|study)\s+is\s+(?:now\s+)?(?:full|(?:fully\s+)?booked)\b", _I),
-    "no": re.compile(
+    "nb": re.compile(
         rf"\b(?:rekruttering|inklusjon|innrullering)(?:en)?\s+{_FOR}(?:er|ble|har\s+blitt|var)\s+"
         rf"{_G}{{0,3}}{_WITH}(?:fullført|avsluttet|avslutta|stengt|lukket|ferdig|fullt?)\b"
         rf"|\b(?:er|ble)\s+(?:nå\s+)?(?:rekruttering|inklusjon)(?:en)?\s+{_FOR}(?:nå\s+)?(?:fullført|avsluttet|avslutta"
@@ -89,7 +89,7 @@ RESULTS: dict[str, re.Pattern[str]] = {
         r"(?:met|achieved|reached|missed)\b"
         r"|\b(?:met|missed|achieved|reached|(?:did|has|had)\s+not\s+(?:meet|met|achieve|reach)|failed\s+to"
         r"\s+(?:meet|achieve|reach))\s+(?:its|the|their)\s+primary\s+(?:end\s*-?\s*point|outcome)", _I),
-    "no": re.compile(
+    "nb": re.compile(
         r"\b(?:hoved|topp)?resultat(?:ene|er)?\b\s+(?:fra\s+[\w-]+(?:\s+[\w-]+)?\s+)?(?:er|ble|har\s+blitt)\s+"
         rf"{_W}{{0,2}}(?:publisert|lagt\s+(?:fram|frem|ut)|offentliggjort|presentert|kunngjort)\b"
         r"|\b(?:publisert|presentert|lagt\s+fram|lagt\s+frem|offentliggjort)\s+(?:sine\s+|de\s+)?(?:første\s+)?"

@@ -83,7 +83,7 @@ def _trial_word(low: str) -> bool:
 
 def _common_word(low: str) -> bool:
     return low in PEOPLE or low in _TAILS or low in lx.TRIAL_WORDS or any(
-        lx.word_cue(low, lang) is not None for lang in ("en", "no", "de", "nl"))
+        lx.word_cue(low, lang) is not None for lang in ("en", "nb", "de", "nl"))
 
 
 def _runs(tokens: list[Token]) -> list[tuple[int, int]]:

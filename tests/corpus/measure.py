@@ -28,7 +28,7 @@ from typing import Any, Iterable
 from scrapers.signals import find_signals
 
 HERE = Path(__file__).resolve().parent
-LANGS = ("en", "no", "de", "nl")
+LANGS = ("en", "nb", "de", "nl")
 FIGURE_ROLES = ("enrolled", "target", "completed")
 ENROLLMENT_ROLES = FIGURE_ROLES + ("complete",)
 FOLLOWED_TRIAL = "resetme"

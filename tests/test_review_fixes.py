@@ -1,0 +1,70 @@
+"""Found by an independent review as a new user and an attacker; each is a test that failed before the fix."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from bot.cli import main
+from scrapers.json_body import loads_json
+from scrapers.records import ParseError
+from scrapers.signals import find_signals
+
+
+def test_a_directory_or_binary_file_as_the_config_is_a_clear_error(tmp_path, capsys) -> None:
+    assert main(["--config", str(tmp_path), "check"]) == 2
+    assert f"{tmp_path} is a directory" in capsys.readouterr().err
+    binary = tmp_path / "c.toml"
+    binary.write_bytes(b"\xe9\x00\xff")
+    assert main(["--config", str(binary), "check"]) == 2
+    err = capsys.readouterr().err
+    assert "is not UTF-8 text" in err and "Traceback" not in err
+
+
+def test_a_config_starting_with_a_byte_order_mark_is_read(tmp_path, capsys) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_bytes("\ufeff[notify]\nconsole = false\n".encode("utf-8"))
+    assert main(["--config", str(cfg), "--db", str(tmp_path / "tw.db"), "watch", "list"]) == 0
+
+
+def test_intervals_are_positive_and_at_most_a_year(tmp_path, capsys) -> None:
+    db = str(tmp_path / "tw.db")
+    for interval, message in (("99999999999999999999d", "at most a year"), ("0m", "longer than zero")):
+        assert main(["--db", db, "watch", "add", "pubmed", "fatigue", "--interval", interval]) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_an_unset_secret_is_said_on_stderr(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.delenv("TW_TEST_WEBHOOK", raising=False)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(textwrap.dedent("""
+        [notify]
+        console = false
+        [discord]
+        webhook_url = "${TW_TEST_WEBHOOK}"
+    """))
+    assert main(["--config", str(cfg), "--db", str(tmp_path / "tw.db"), "watch", "list"]) == 0
+    assert "TW_TEST_WEBHOOK" in capsys.readouterr().err
+
+
+def test_global_options_also_after_the_command(tmp_path, capsys) -> None:
+    assert main(["--db", str(tmp_path / "tw.db"), "watch", "list", "-q"]) == 0
+    assert main(["--db", str(tmp_path / "tw.db"), "-v", "trials", "-q"]) == 0
+
+
+def test_watch_list_shows_what_a_watch_follows(tmp_path, capsys) -> None:
+    db = str(tmp_path / "tw.db")
+    assert main(["--db", db, "watch", "list"]) == 0  # the seed watchlist
+    lines = {line.split("\t")[0]: line.split("\t")[1] for line in capsys.readouterr().out.splitlines()}
+    assert lines["s4me-resetme-thread"].startswith("xenforo_thread url=https://www.s4me.info/threads/")
+    assert lines["ctgov-daratumumab-mecfs"].startswith("ctgov params=query.cond=")
+
+
+def test_a_number_too_big_to_be_a_count_gives_no_figure() -> None:
+    assert find_signals("We have enrolled 1234567 of the 66 patients.") == []
+
+
+def test_json_with_a_six_thousand_digit_integer_is_a_parse_error() -> None:
+    with pytest.raises(ParseError, match="number too long"):
+        loads_json(b'{"count": ' + b"9" * 6000 + b"}")
