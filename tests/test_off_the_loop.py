@@ -48,7 +48,11 @@ def test_parse_diff_and_signals_of_a_check_run_in_worker_threads(tmp_path, monke
             async with Fetcher(cfg.http) as fetcher:
                 checker = pipeline.Checker(cfg, repo, fetcher)
                 await checker.check_all(repo.list_watches())
-                server.route("GET", "/news.atom", Reply(body=entries(30), content_type="application/atom+xml"))
+                for ids in threads.values():
+                    ids.clear()  # the baseline of one entry was small work, done on the loop
+                # more items than OFF_LOOP_ITEMS: a small result is diffed on the loop (a thread hop costs more)
+                big = pipeline.OFF_LOOP_ITEMS + 50
+                server.route("GET", "/news.atom", Reply(body=entries(big), content_type="application/atom+xml"))
                 await checker.check_all(repo.list_watches())
         return loop_thread
 

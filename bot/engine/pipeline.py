@@ -190,13 +190,14 @@ class Checker:
         trial_keys = self._trial_keys(source, result.items, stored, write=not dry_run)
         # The pure, CPU-heavy steps run off the event loop (a 20,000-entry feed, a 40 kB hostile post): the
         # bot keeps answering and the other watches keep going meanwhile.
-        diff = await asyncio.to_thread(
-            diff_items, spec, stored, result, watch=watch.id, source=watch.kind, now=now, baseline=baseline,
-            trial_of=lambda item: trial_keys.get(item.key), is_news=lambda item: source.is_news(item, watch))
+        diff = await _off_the_loop_if(
+            len(result.items) > OFF_LOOP_ITEMS, diff_items, spec, stored, result, watch=watch.id, source=watch.kind,
+            now=now, baseline=baseline, trial_of=lambda item: trial_keys.get(item.key),
+            is_news=lambda item: source.is_news(item, watch))
         # enrollment figures reported in new text items (posts, feed entries, abstracts): storage/reported.py
         fresh = [] if baseline else fresh_text_items(source.item_kind, diff, stored,
                                                      lambda item: source.is_news(item, watch))
-        signals = await asyncio.to_thread(signals_by_key, source.item_kind, fresh) if fresh else {}
+        signals = await _off_the_loop_if(True, signals_by_key, source.item_kind, fresh) if fresh else {}
         note_reported_enrollment(self.repo, self.cfg.trials, watch, source.item_kind, diff, stored, now=now,
                                  baseline=baseline, trial_kinds=lambda: kinds_with_item_kind("trial"),
                                  is_news=lambda item: source.is_news(item, watch), signals=signals)
@@ -330,3 +331,15 @@ def _diff_summary(diff: DiffResult, baseline: bool, stored: int) -> str:
     if diff.gone:
         parts.append(f"{len(diff.gone)} gone (not news)")
     return ", ".join(parts) + f" → {len(diff.events)} event(s)"
+
+
+#: a result with more items than this is diffed in a worker thread; a small one on the loop (a thread hop
+#: costs more than its diff: a cycle of 1,000 single-trial watches would pay it 1,000 times)
+OFF_LOOP_ITEMS = 200
+
+
+async def _off_the_loop_if(condition: bool, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` in a worker thread when ``condition`` (big work), else right here."""
+    if condition:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    return fn(*args, **kwargs)
