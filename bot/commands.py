@@ -137,6 +137,16 @@ def cmd_parse(args: argparse.Namespace, cfg: Config) -> int:
 
 def cmd_events(args: argparse.Namespace, cfg: Config) -> int:
     repo = open_repo(cfg)
+    if args.since is not None:
+        from datetime import datetime
+
+        try:
+            datetime.fromisoformat(args.since.replace("Z", "+00:00"))
+        except ValueError:
+            raise UsageError(f"--since {args.since!r}: give an ISO date or time, like 2026-11-01 or "
+                             "2026-11-01T09:00:00Z") from None
+    if args.watch is not None and repo.get_watch(args.watch) is None and not repo.events(watch=args.watch):
+        raise UsageError(f"--watch {args.watch!r}: no such watch (see: trialwatch watch list)")
     events = repo.events(watch=args.watch, since=args.since)
     if args.json:
         for ev in events:
@@ -216,7 +226,11 @@ def cmd_history(args: argparse.Namespace, cfg: Config) -> int:
     if args.chart:
         from bot.present.charts import render_enrollment_chart
 
-        Path(args.chart).write_bytes(render_enrollment_chart(tl, title=f"Enrollment: {name}"))
+        png = render_enrollment_chart(tl, title=f"Enrollment: {name}")
+        try:
+            Path(args.chart).write_bytes(png)
+        except OSError as exc:
+            raise UsageError(f"--chart {args.chart}: cannot write the chart there ({exc.strerror or exc})") from None
         print(f"chart written to {args.chart}", file=sys.stderr)
     return EXIT_OK
 
@@ -225,10 +239,14 @@ def cmd_feed(args: argparse.Namespace, cfg: Config) -> int:
     from bot.present.atom import events_to_atom
 
     repo = open_repo(cfg)
+    sync_config_watches(repo, cfg)  # the config's labels are known even before its first check
     events = repo.events()
     title = "trialwatch events"
     if args.label:
         labelled = {w.id for w in repo.list_watches() if args.label in w.labels}
+        if not labelled:
+            known = sorted({label for w in repo.list_watches() for label in w.labels})
+            raise UsageError(f"--label {args.label!r}: no watch carries it; labels in use: {', '.join(known) or 'none'}")
         events = [e for e in events if e["watch"] in labelled]
         title += f" ({args.label})"
     sys.stdout.write(events_to_atom(events, title=title))

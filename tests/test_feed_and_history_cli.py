@@ -48,8 +48,8 @@ def test_feed_is_atom_with_one_entry_per_event(checked, capsys):
     assert {e.id for e in parsed.entries} == {f"urn:trialwatch:event:{e['id']}" for e in events}
     assert parsed.entries[0].link == "https://clinicaltrials.gov/study/NCT09990001"
     assert any("RECRUITING → ACTIVE_NOT_RECRUITING" in e.title for e in parsed.entries)
-    assert main(["--config", str(checked), "feed", "--label", "nosuchlabel"]) == 0
-    assert feedparser.parse(capsys.readouterr().out).entries == []
+    assert main(["--config", str(checked), "feed", "--label", "nosuchlabel"]) == 2  # a typo, not an empty feed
+    assert "no watch carries it" in capsys.readouterr().err
 
 
 def test_history_prints_the_timeline_and_writes_a_chart(checked, tmp_path, capsys):

@@ -68,3 +68,20 @@ def test_a_number_too_big_to_be_a_count_gives_no_figure() -> None:
 def test_json_with_a_six_thousand_digit_integer_is_a_parse_error() -> None:
     with pytest.raises(ParseError, match="number too long"):
         loads_json(b'{"count": ' + b"9" * 6000 + b"}")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["events", "--since", "garbage"], "give an ISO date or time"),
+    (["events", "--watch", "nope"], "no such watch"),
+    (["feed", "--label", "nope"], "no watch carries it"),
+    (["history", "resetme", "--chart", "/no/such/dir/x.png"], "cannot write the chart there"),
+])
+def test_a_mistyped_option_is_a_usage_error_not_silence(tmp_path, capsys, args, message) -> None:
+    assert main(["--db", str(tmp_path / "tw.db"), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_an_empty_feed_is_dated_now_not_1970(tmp_path, capsys) -> None:
+    assert main(["--db", str(tmp_path / "tw.db"), "feed", "--label", "resetme"]) == 0
+    assert "<updated>1970" not in capsys.readouterr().out

@@ -135,7 +135,9 @@ def events_to_atom(events: Iterable[dict[str, Any]], *, title: str = "trialwatch
     feed = ET.Element(f"{{{ATOM_NS}}}feed")
     _sub(feed, "title", title, type="text")
     _sub(feed, "id", iri(feed_id))
-    _sub(feed, "updated", rfc3339(updated) if updated else max(times, default=EPOCH))
+    # an empty feed was last updated now (RFC 4287 4.2.15), not in 1970
+    now = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    _sub(feed, "updated", rfc3339(updated) if updated else max(times, default=now))
     if self_url and _web_link(self_url):
         _sub(feed, "link", href=_web_link(self_url) or "", rel="self", type="application/atom+xml")
     author = _sub(feed, "author")
