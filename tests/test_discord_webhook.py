@@ -359,7 +359,7 @@ def test_standin_cli_records_messages_for_another_process(tmp_path: Path) -> Non
                 assert r.status_code == 200
     finally:
         proc.terminate()
-        proc.wait(timeout=5)
+        proc.wait(timeout=60)
     lines = [json.loads(line) for line in record.read_text(encoding="utf-8").splitlines()]
     assert [m["content"] for m in lines] == ["hello 0", "hello 1"]
     assert all(m["allowed_mentions"] == {"parse": []} for m in lines)

@@ -170,10 +170,28 @@ async def test_503_then_200_succeeds_and_the_retry_respects_host_spacing(server:
         return inner(request)
 
     server.expect_request("/x").respond_with_handler(handler)
-    async with Fetcher(fast(per_host_rps=20, backoff_s=0.001)) as fetcher:
+    clock = FakeClock()  # the politeness clock is injected: exact on a busy machine, no real waiting
+    async with Fetcher(fast(per_host_rps=20, backoff_s=0.001), clock=clock.now, sleep=clock.sleep) as fetcher:
         resp = await fetcher.get(server.url_for("/x"))
     assert resp.json() == [1] and resp.attempts == 2
-    assert arrivals[1] - arrivals[0] >= 0.04  # 1/20 s spacing applies to the retry too (10 ms slack)
+    assert len(arrivals) == 2
+    assert clock.sleeps == [pytest.approx(0.05)]  # 1/20 s spacing applies to the retry too
+
+
+class FakeClock:
+    """Time that moves only when the fetcher's politeness gate sleeps; records each sleep."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+        self.sleeps: list[float] = []
+
+    def now(self) -> float:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.t += seconds
+        await asyncio.sleep(0)
 
 
 async def test_429_exhausted_is_rate_limited(server: HTTPServer) -> None:
@@ -392,40 +410,24 @@ def test_loads_json_messages(body: bytes, expected: str) -> None:
 
 
 async def test_requests_to_one_host_are_spaced(server: HTTPServer) -> None:
-    arrivals: list[float] = []
-    lock = threading.Lock()
-
-    def handler(request: Request) -> WResponse:
-        with lock:
-            arrivals.append(time.monotonic())
-        return json_response({})
-
-    server.expect_request("/p").respond_with_handler(handler)
-    async with Fetcher(fast(per_host_rps=20)) as fetcher:
-        await fetcher.get(server.url_for("/p"))  # warm the connection so the three below start alike
-        arrivals.clear()
+    server.expect_request("/p").respond_with_json({})
+    clock = FakeClock()  # exact spacing from the injected clock, whatever the machine's load
+    async with Fetcher(fast(per_host_rps=20), clock=clock.now, sleep=clock.sleep) as fetcher:
+        await fetcher.get(server.url_for("/p"))
         await asyncio.gather(*(fetcher.get(server.url_for("/p")) for _ in range(3)))
-    gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
-    assert len(gaps) == 2
-    assert min(gaps) >= 0.04, gaps  # 1/20 s apart, 10 ms slack for scheduling
+    assert clock.sleeps == [pytest.approx(0.05)] * 3  # each waits its 1/20 s turn after the one before
 
 
 async def test_different_hosts_do_not_wait_on_each_other(server: HTTPServer) -> None:
-    arrivals: dict[str, float] = {}
-
-    def handler(request: Request) -> WResponse:
-        arrivals[request.host.split(":")[0]] = time.monotonic()
-        return json_response({})
-
-    server.expect_request("/p").respond_with_handler(handler)
+    server.expect_request("/p").respond_with_json({})
     port = server.port
-    async with Fetcher(fast(per_host_rps=0.5)) as fetcher:  # 2 s between requests to one host
+    clock = FakeClock()
+    async with Fetcher(fast(per_host_rps=0.5), clock=clock.now, sleep=clock.sleep) as fetcher:  # 2 s per host
         await asyncio.gather(
             fetcher.get(f"http://127.0.0.1:{port}/p"),
             fetcher.get(f"http://localhost:{port}/p"),
         )
-    assert set(arrivals) == {"127.0.0.1", "localhost"}
-    assert abs(arrivals["127.0.0.1"] - arrivals["localhost"]) < 1.0  # neither waited the 2 s
+    assert clock.sleeps == []  # neither waited: the spacing is per host
 
 
 async def test_max_concurrency_caps_requests_in_flight(server: HTTPServer) -> None:

@@ -153,7 +153,7 @@ async def test_a_scheduled_check_delivers_and_shutdown_lets_it_finish(tmp_path, 
         repo.db.close()
 
 
-async def _until(condition, timeout: float = 10.0) -> None:
+async def _until(condition, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"
@@ -214,7 +214,7 @@ def test_run_as_a_process_delivers_a_change_and_stops_cleanly_on_sigterm(tmp_pat
                          Reply(body=study("NCT09990001", status="ACTIVE_NOT_RECRUITING"), etag="auto"))
             _wait(lambda: standin.messages, proc)
             proc.send_signal(signal.SIGTERM)
-            out, err = proc.communicate(timeout=30)
+            out, err = proc.communicate(timeout=120)
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -232,7 +232,7 @@ def test_run_as_a_process_delivers_a_change_and_stops_cleanly_on_sigterm(tmp_pat
         repo.db.close()
 
 
-def _wait(condition, proc: subprocess.Popen, timeout: float = 30.0) -> None:
+def _wait(condition, proc: subprocess.Popen, timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if proc.poll() is not None:

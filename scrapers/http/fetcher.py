@@ -303,8 +303,14 @@ class Fetcher:
     (CTIS search), not for actions that must not happen twice.
     """
 
-    def __init__(self, settings: HttpSettings | None = None, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, settings: HttpSettings | None = None, *, transport: httpx.AsyncBaseTransport | None = None,
+                 clock: Callable[[], float] | None = None,
+                 sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
         self.settings = settings or HttpSettings()
+        #: the politeness clock and its sleep (the event loop's by default; tests inject their own, so a
+        #: spacing is checked exactly instead of on a busy machine's real clock)
+        self._now = clock or (lambda: asyncio.get_running_loop().time())
+        self._sleep = sleep or asyncio.sleep
         self.stats = FetchStats()
         self._stand_in = transport
         self._client = self._make_client(transport or _LazyTransport())
@@ -618,15 +624,14 @@ class Fetcher:
     @asynccontextmanager
     async def _global_slot(self, host: str) -> AsyncIterator[None]:
         rps = self.settings.per_host_rps
-        loop = asyncio.get_running_loop()
         if rps > 0:
             gate = self._gates.setdefault(host, _HostGate())
             async with gate.lock:
-                delay = gate.last_start + 1.0 / rps - loop.time()
+                delay = gate.last_start + 1.0 / rps - self._now()
                 if delay > 0:
-                    await asyncio.sleep(delay)
+                    await self._sleep(delay)
                 await self._semaphore.acquire()
-                gate.last_start = loop.time()
+                gate.last_start = self._now()
         else:
             await self._semaphore.acquire()
         try:
