@@ -111,10 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     setup_logging(-1 if args.quiet else args.verbose,
                   secrets=[s for s in (cfg.discord.webhook_url, cfg.discord.token) if s])
-    from bot.engine.config import MISSING_ENV
+    from bot.engine.config import CONFIG_NOTES
 
-    for reference in MISSING_ENV:  # an unset secret turns its destination off: never silently
-        print(f"trialwatch: note: {reference} is not set in the environment, so it is left out", file=sys.stderr)
+    for note in CONFIG_NOTES:  # an unset secret turns its destination off; a short interval is impolite
+        print(f"trialwatch: note: {note}", file=sys.stderr)
     handler = commands.COMMANDS.get(args.command)
     if args.command == "watch" and not args.watch_command:
         print("trialwatch watch: say list, add or remove", file=sys.stderr)

@@ -110,6 +110,11 @@ def _explain(reports, delivery_reports, out, dry_run: bool) -> None:
     from bot.engine.explain import explain_text  # shared with the Discord /check command
 
     out.write(explain_text(reports, delivery_reports, dry_run))
+    from bot.engine.config import CONFIG_NOTES
+
+    for note in CONFIG_NOTES:
+        if "[discord]" in note or ".discord." in note:
+            out.write(f"delivery discord: off — {note}\n")  # never a destination missing without a word
     out.flush()
 
 
@@ -279,6 +284,11 @@ def cmd_watch(args: argparse.Namespace, cfg: Config) -> int:
             raise UsageError(f"a watch with id {spec.id!r} exists already (choose another with --id)")
         repo.upsert_watch(spec, origin="cli")
         print(f"added {spec.id}: {describe_watch(spec)} every {fmt_interval(spec.interval_s)}")
+        from bot.engine.config import CONFIG_NOTES
+
+        for note in CONFIG_NOTES[-1:]:
+            if "interval" in note:
+                print(f"trialwatch: note: {note}", file=sys.stderr)
         return EXIT_OK
     if args.watch_command == "remove":
         origin = repo.watch_origin(args.watch_id)
@@ -305,14 +315,25 @@ def cmd_demo(args: argparse.Namespace, cfg: Config) -> int:
     return run_demo()
 
 
+#: the largest text ``trialwatch signals`` reads (about 10 s of work on this machine's 2 cores)
+SIGNALS_MAX_BYTES = 2_000_000
+
+
 def cmd_signals(args: argparse.Namespace, cfg: Config) -> int:
     """``trialwatch signals FILE|-``: the contract's JSON array of signals (``[]`` when there are none)."""
     from scrapers.signals import find_signals
 
     try:
-        data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+        source = sys.stdin.buffer if args.file == "-" else Path(args.file).open("rb")
+        with source:
+            data = source.read(SIGNALS_MAX_BYTES + 1)
     except OSError as exc:
         raise UsageError(f"cannot read {args.file}: {exc.strerror}") from None
+    if len(data) > SIGNALS_MAX_BYTES:
+        raise UsageError(f"{args.file} is larger than {SIGNALS_MAX_BYTES // 1_000_000} MB; signals reads posts, "
+                         "entries and abstracts, not whole archives (split it, or pipe a part)")
+    if b"\x00" in data[:65536]:
+        raise UsageError(f"{args.file} is not text (it holds NUL bytes): give a text file, or - for stdin")
     text = data.decode("utf-8-sig", errors="replace")  # find_signals repairs mojibake and normalises
     print(json.dumps(find_signals(text), ensure_ascii=False))
     return EXIT_OK

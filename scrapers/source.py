@@ -43,6 +43,9 @@ class Source:
     #: the key ``watch add KIND TARGET`` fills with TARGET (see :meth:`keys_from_target`), and what TARGET is
     target_key: ClassVar[str] = ""
     target_help: ClassVar[str] = ""
+    #: the shortest interval between checks the site should see (registries and paper indexes refresh daily
+    #: and ask for politeness; forums and feeds change by the minute): shorter is kept but noted
+    min_interval_s: ClassVar[int] = 5 * 60
     #: where the service lives, unless ``[sources.KIND] base_url`` says otherwise (tests point it at 127.0.0.1)
     default_base_url: ClassVar[str | None] = None
     #: with ``follow = true``: True follows every item found, those of the first check included (a trial

@@ -61,6 +61,7 @@ def test_intervals():
     assert parse_interval("6h", "x") == 21600
     assert parse_interval("90s", "x") == 90
     assert parse_interval("1.5m", "x") == 90
-    assert parse_interval(30, "x") == 30
+    with pytest.raises(ConfigError, match='x: write the interval with its unit, like "30m"'):
+        parse_interval(30, "x")  # seconds or hours? a bare number is refused, naming the key
     with pytest.raises(ConfigError):
         parse_interval("0h", "x")

@@ -85,3 +85,56 @@ def test_a_mistyped_option_is_a_usage_error_not_silence(tmp_path, capsys, args, 
 def test_an_empty_feed_is_dated_now_not_1970(tmp_path, capsys) -> None:
     assert main(["--db", str(tmp_path / "tw.db"), "feed", "--label", "resetme"]) == 0
     assert "<updated>1970" not in capsys.readouterr().out
+
+
+def test_the_demo_says_so_and_fails_when_discord_took_no_post(tmp_path) -> None:
+    import io
+
+    from bot.demo.run import run_demo
+    from tests.support.discord_standin import DiscordStandIn
+
+    with DiscordStandIn() as standin:
+        standin.delete_webhook()  # every post is refused (404, Unknown Webhook)
+        out = io.StringIO()
+        code = run_demo(out, env={"DISCORD_WEBHOOK_URL": standin.url})
+    assert code == 3
+    assert "Discord refused or could not be reached for every post" in out.getvalue()
+
+
+def test_a_short_interval_is_noted_and_an_unset_webhook_is_named_in_explain(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.delenv("TW_TEST_HOOK", raising=False)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(textwrap.dedent("""
+        [notify]
+        console = false
+        [discord]
+        webhook_url = "${TW_TEST_HOOK}"
+        [[watch]]
+        id = "t"
+        kind = "ctgov"
+        trial = "NCT01234567"
+        interval = "1s"
+        enabled = false
+    """))
+    assert main(["--config", str(cfg), "--db", str(tmp_path / "tw.db"), "check", "--explain"]) == 0
+    captured = capsys.readouterr()
+    assert "shorter than the 60 minutes a ctgov watch should wait" in captured.err
+    assert "delivery discord: off" in captured.out and "TW_TEST_HOOK" in captured.out
+
+
+def test_signals_refuses_binary_and_oversized_input(tmp_path, capsys) -> None:
+    binary = tmp_path / "x.bin"
+    binary.write_bytes(b"\x00\x01\x02" * 100)
+    assert main(["signals", str(binary)]) == 2
+    assert "is not text" in capsys.readouterr().err
+    big = tmp_path / "big.txt"
+    big.write_text("45 of 66 enrolled. " * 120_000)
+    assert main(["signals", str(big)]) == 2
+    assert "larger than 2 MB" in capsys.readouterr().err
+
+
+def test_parse_says_json_is_not_a_xenforo_page(tmp_path, capsys) -> None:
+    saved = tmp_path / "x.json"
+    saved.write_text('{"studies": []}')
+    assert main(["parse", "xenforo_thread", str(saved)]) == 3
+    assert "got JSON" in capsys.readouterr().err

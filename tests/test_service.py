@@ -202,7 +202,7 @@ def test_run_as_a_process_delivers_a_change_and_stops_cleanly_on_sigterm(tmp_pat
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             _wait(lambda: any(r.path == "/ctgov/studies/NCT09990001" for r in server.requests), proc)
-            time.sleep(0.3)  # the baseline has been saved
+            _wait(lambda: _baseline_saved(tmp_path / "tw.db"), proc)  # never a sleep-and-hope
 
             # A second service on the same database is refused.
             second = subprocess.run([sys.executable, "-m", "bot", "--config", str(cfg), "run"], cwd=tmp_path, env=env,
@@ -230,6 +230,20 @@ def test_run_as_a_process_delivers_a_change_and_stops_cleanly_on_sigterm(tmp_pat
         repo = Repo(connect(tmp_path / "tw.db"))
         assert [r["status"] for r in repo.db.query("SELECT status FROM outbox")] == ["sent"]
         repo.db.close()
+
+
+def _baseline_saved(db: Path) -> bool:
+    """Whether the service has saved a successful check (its first, silent baseline)."""
+    import sqlite3
+
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+        try:
+            return con.execute("SELECT count(*) FROM source_health WHERE last_success IS NOT NULL").fetchone()[0] > 0
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return False  # not created yet
 
 
 def _wait(condition, proc: subprocess.Popen, timeout: float = 180.0) -> None:

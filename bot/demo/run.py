@@ -63,6 +63,7 @@ async def _demo(out: TextIO, env: dict[str, str]) -> int:
         if "discord_webhook" in notifiers:
             out.write("DISCORD_WEBHOOK_URL is set: the events are posted to Discord too.\n")
         failures = 0
+        discord_sent = discord_failed = 0
         clock = {"now": None}
         async with Fetcher(cfg.http) as fetcher:
             checker = Checker(cfg, repo, fetcher, now=lambda: clock["now"] or utcnow())
@@ -82,7 +83,10 @@ async def _demo(out: TextIO, env: dict[str, str]) -> int:
                 baselines = [r for r in reports if any(s[1].startswith("baseline") for s in r.stages)]
                 if baselines:
                     out.write(f"  (first look at {len(baselines)} watch(es): baseline recorded silently)\n")
-                await Delivery(repo, notifiers).deliver_pending()
+                delivered = await Delivery(repo, notifiers).deliver_pending()
+                if "discord_webhook" in delivered:
+                    discord_sent += delivered["discord_webhook"].sent
+                    discord_failed += delivered["discord_webhook"].failed + delivered["discord_webhook"].pending
                 if not any(r.events for r in reports):
                     out.write("  nothing new\n")
         for n in notifiers.values():
@@ -102,4 +106,10 @@ async def _demo(out: TextIO, env: dict[str, str]) -> int:
                 out.write(f"    {line}\n")
         out.write(f"\ndemo finished in {time.monotonic() - started:.1f} s")
         out.write(f" ({failures} failed check(s))\n" if failures else "\n")
+        if "discord_webhook" in notifiers:
+            out.write(f"Discord: {discord_sent} event(s) posted, {discord_failed} not\n")
+            if discord_failed and not discord_sent:
+                out.write("Discord refused or could not be reached for every post: check DISCORD_WEBHOOK_URL "
+                          "(trialwatch check -v says why)\n")
+                return 3
     return 0 if failures == 0 else 3

@@ -347,7 +347,7 @@ class WatchCog(_Cog, commands.GroupCog, name="Watch", group_name="watch",
         url_key = source_class(kind).url_key
         if url_key and url_key in keys:
             keys[url_key] = await check_url(str(keys[url_key]), allow_private=cfg.security.allow_private_urls)
-        table = {"id": default_watch_id(kind, target), "kind": kind, "interval": seconds,
+        table = {"id": default_watch_id(kind, target), "kind": kind, "interval": f"{seconds}s",
                  "labels": parse_labels(labels), **keys}
         return watch_from_table(table, "/watch add")
 

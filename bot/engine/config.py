@@ -100,11 +100,12 @@ MAX_INTERVAL_S = 366 * 86400
 
 
 def parse_interval(value: Any, where: str) -> int:
-    """``"6h"`` → 21600. Plain numbers are seconds."""
+    """``"6h"`` → 21600; a bare number is refused (seconds or hours? the config must say)."""
     seconds: float | None = None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
-    elif isinstance(value, str):
+        raise ConfigError(f"{where}: write the interval with its unit, like \"{value}m\" or \"{value}h\" "
+                          f"(a bare number is ambiguous), got {value!r}")
+    if isinstance(value, str):
         m = _INTERVAL.match(value)
         if m:
             seconds = float(m.group(1)) * _UNITS[m.group(2)]
@@ -117,9 +118,9 @@ def parse_interval(value: Any, where: str) -> int:
     return max(1, int(seconds))
 
 
-#: ``${NAME}`` references left unset while the last config was read ("[discord].webhook_url = ${NAME}"):
-#: the command line says so on stderr, since an unset secret quietly turns a destination off
-MISSING_ENV: list[str] = []
+#: what the command line says on stderr after reading a config: ``${NAME}`` references left unset (an unset
+#: secret quietly turns a destination off) and intervals shorter than a source asks for
+CONFIG_NOTES: list[str] = []
 
 
 def expand_env(value: Any, where: str, env: dict[str, str] | None = None) -> Any:
@@ -132,7 +133,8 @@ def expand_env(value: Any, where: str, env: dict[str, str] | None = None) -> Any
         whole = _ENV_REF.fullmatch(value)
         if whole:
             if not env.get(whole.group(1)):
-                MISSING_ENV.append(f"{where} = ${{{whole.group(1)}}}")
+                CONFIG_NOTES.append(f"{where} = ${{{whole.group(1)}}} is not set in the environment, "
+                                    "so it is left out")
             return env.get(whole.group(1)) or None
         def sub(m: re.Match[str]) -> str:
             if m.group(1) not in env:
@@ -169,7 +171,7 @@ WATCH_COMMON_KEYS = {"id", "kind", "interval", "labels", "enabled"}
 
 def watch_from_table(table: dict[str, Any], where: str, default_interval: int = 6 * 3600) -> WatchSpec:
     """One ``[[watch]]`` table → :class:`WatchSpec`; kind-specific keys are checked by the source."""
-    from scrapers.kinds import kind_names, validate_keys
+    from scrapers.kinds import kind_names, source_class, validate_keys
     from scrapers.records import UnsupportedWatch
 
     wid = table.get("id")
@@ -197,6 +199,10 @@ def watch_from_table(table: dict[str, Any], where: str, default_interval: int = 
         validate_keys(kind, keys)
     except UnsupportedWatch as exc:
         raise ConfigError(f"{where}: {exc}") from None
+    floor = source_class(kind).min_interval_s
+    if spec.interval_s < floor:
+        CONFIG_NOTES.append(f"{where}: interval {spec.interval_s} s is shorter than the {floor // 60} minutes a "
+                            f"{kind} watch should wait between checks (the site asks for politeness); kept as set")
     return spec
 
 
@@ -241,7 +247,7 @@ def load_seed_watches() -> list[WatchSpec]:
 
 def config_from_dict(raw: dict[str, Any], *, source: str = "<dict>", env: dict[str, str] | None = None) -> Config:
     """Build a :class:`Config` from parsed TOML. Every error names ``source`` and the key."""
-    MISSING_ENV.clear()
+    CONFIG_NOTES.clear()
     raw = expand_env(raw, source, env)
     _no_unknown(raw, {"database", "check", "http", "sources", "discord", "notify", "security", "watch", "trial"}, source)
     cfg = Config(source=source)

@@ -133,6 +133,7 @@ class CtgovSource(Source):
     optional_keys = ("follow", "reconcile_days")
     target_help = "an NCT id, or a search as a query string (\"query.cond=ME/CFS&query.intr=daratumumab\")"
     default_base_url = DEFAULT_BASE_URL
+    min_interval_s = 60 * 60
 
     @classmethod
     def keys_from_target(cls, target: str) -> dict[str, Any]:

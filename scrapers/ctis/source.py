@@ -144,6 +144,7 @@ class CtisSource(Source):
     target_key = "trial"
     target_help = "an EU CT number (2024-512500-19-00)"
     default_base_url = DEFAULT_BASE_URL
+    min_interval_s = 60 * 60
 
     def validate(self, keys: dict[str, Any]) -> None:
         validate_keys(keys)

@@ -181,6 +181,7 @@ class EuropePmcSource(Source):
     target_key = "query"
     target_help = "a Europe PMC query"
     default_base_url = DEFAULT_BASE_URL
+    min_interval_s = 60 * 60
 
     def validate(self, keys: dict[str, Any]) -> None:
         query_of(keys)

@@ -265,6 +265,7 @@ class PubmedSource(Source):
     target_key = "term"
     target_help = "a PubMed search term"
     default_base_url = DEFAULT_BASE_URL
+    min_interval_s = 60 * 60
 
     def validate(self, keys: dict[str, Any]) -> None:
         term_of(keys)

@@ -134,6 +134,9 @@ def load_page(html: bytes | str, url: str | None = None) -> Page:
     if not raw.strip():
         raise ParseError("expected a XenForo HTML page, got an empty response")
     head = raw.lstrip("\ufeff \t\r\n")[:512].lower()
+    if head[:1] in ("{", "["):
+        raise ParseError("expected a XenForo HTML page, got JSON: is this the response of another kind of watch "
+                         "(ctgov, ctis, europepmc, pubmed)?")
     if head.startswith(("<?xml", "<rss", "<feed", "<rdf:rdf")) and "<html" not in head:
         raise ParseError("expected a XenForo HTML page, got an RSS/Atom feed: watch a forum's feed with "
                          'kind = "xenforo_forum" (or "feed"), a thread with its page URL')
