@@ -17,7 +17,7 @@ from typing import Any
 
 from bot.app import build_notifiers, open_repo, sync_config_watches
 from bot.engine.config import Config, parse_interval, watch_from_table
-from bot.present.values import FIGURES, fmt_interval, value_text
+from bot.present.values import FIGURES, fmt_interval, status_text, value_text
 from storage.faults import crash_point
 
 log = logging.getLogger("trialwatch.cli")
@@ -187,7 +187,8 @@ def cmd_trials(args: argparse.Namespace, cfg: Config) -> int:
             parts.append(f"reported {value_text({k: reported.get(k) for k in FIGURES})}")
         enrollment = "; ".join(parts) or "enrollment unknown"
         ids = " ".join(t["ids"]) or "(no registry id yet)"
-        print(f"{t['key']}\t{ids}\t{best_name(t)}\t{t['status'] or 'status unknown'}\t{enrollment}")
+        status = status_text(t["status"]) if t["status"] else "status unknown"
+        print(f"{t['key']}\t{ids}\t{best_name(t)}\t{status}\t{enrollment}")
     return EXIT_OK
 
 

@@ -37,7 +37,7 @@ def test_timeline_from_history_and_reports():
     assert [(p.value, p.kind) for p in tl.reported] == [(38, "reported")]
     assert tl.target == 66
     assert [s.status for s in tl.statuses] == ["RECRUITING", "ACTIVE_NOT_RECRUITING"]
-    assert tl.lines[0].startswith("2026-01-05T10:00:00Z  NCT09990001 status: RECRUITING (first seen)")
+    assert tl.lines[0].startswith("2026-01-05T10:00:00Z  NCT09990001 Status: Recruiting (first seen)")
     assert any("reported: 38 enrolled, target 66, 17 completed" in line for line in tl.lines)
 
 

@@ -128,7 +128,7 @@ def test_ids_given_later_join_everything_recorded_apart(tmp_path, server, capsys
     code, out = run(cfg, capsys, "trials")
     assert code == 0
     (line,) = out.splitlines()
-    assert line.startswith(f"resetme\t{NCT}\tResetME\tRECRUITING\tregistry 52 ACTUAL; reported 45 enrolled")
+    assert line.startswith(f"resetme\t{NCT}\tResetME\tRecruiting\tregistry 52 (actual); reported 45 enrolled")
 
     code, out = run(cfg, capsys, "history", NCT)  # any id names the one trial
     lines = [l.strip() for l in out.splitlines()]
@@ -136,7 +136,7 @@ def test_ids_given_later_join_everything_recorded_apart(tmp_path, server, capsys
     stamps = [l.split()[0] for l in lines[1:]]
     assert stamps == sorted(stamps)  # one timeline, in time order
     text = "\n".join(lines)
-    assert "declared: 38 enrolled" in text and f"{NCT} enrollment: 66 ESTIMATED → 52 ACTUAL" in text
+    assert "declared: 38 enrolled" in text and f"{NCT} Enrollment: 66 (estimated) → 52 (actual)" in text
     assert "reported: 45 enrolled, target 66" in text
     con = sqlite3.connect(tmp_path / "tw.db")
     assert {t for (t,) in con.execute("SELECT DISTINCT trial FROM events WHERE trial IS NOT NULL")} == {"resetme"}

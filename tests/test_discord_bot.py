@@ -150,7 +150,7 @@ async def test_check_runs_the_real_pipeline_and_answers_with_the_stage_report(bo
     assert "event    status_changed NCT09990001 → console: sent; discord_webhook: sent" in content
     assert content.count("```") == 2
     [message] = standin.messages  # delivered for real
-    assert message["embeds"][0]["description"] == "**RECRUITING** → **TERMINATED**"
+    assert message["embeds"][0]["description"] == "**Recruiting** → **Terminated**"
 
 
 async def test_check_of_an_unknown_watch_says_so_privately(bot):
@@ -268,13 +268,13 @@ async def test_trial_dossier_after_a_change(bot, server):
     embed = said(interaction)["embed"].to_dict()
     assert embed["title"] == "RESETME"
     fields = {f["name"]: f["value"] for f in embed["fields"]}
-    assert fields["Status"] == "ACTIVE\\_NOT\\_RECRUITING"
-    assert fields["Enrollment"] == "70 ACTUAL"  # as in its history line below: one formatter
+    assert fields["Status"] == "Active, not recruiting"
+    assert fields["Enrollment"] == "70 (actual)"  # as in its history line below: one formatter
     assert "NCT09990001" in fields["Registry ids"]
-    assert "status changed: RECRUITING → ACTIVE\\_NOT\\_RECRUITING" in fields["Recent events (2 of 2)"]
+    assert "status changed: Recruiting → Active, not recruiting" in fields["Recent events (2 of 2)"]
     history = fields["Field history"]
-    assert history.startswith("**status**: RECRUITING → ACTIVE\\_NOT\\_RECRUITING, 1 change(s)")
-    assert "**enrollment**: 66 ESTIMATED → 70 ACTUAL, 1 change(s)" in history
+    assert history.startswith("**status**: Recruiting → Active, not recruiting, 1 change(s)")
+    assert "**enrollment**: 66 (estimated) → 70 (actual), 1 change(s)" in history
     assert "countries" not in history  # seen, never changed: not part of the story
     # The enrollment chart comes along as an attachment the embed shows.
     assert embed["image"]["url"] == "attachment://chart.png"

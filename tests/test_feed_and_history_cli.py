@@ -47,7 +47,7 @@ def test_feed_is_atom_with_one_entry_per_event(checked, capsys):
     assert len(parsed.entries) == len(events)
     assert {e.id for e in parsed.entries} == {f"urn:trialwatch:event:{e['id']}" for e in events}
     assert parsed.entries[0].link == "https://clinicaltrials.gov/study/NCT09990001"
-    assert any("RECRUITING → ACTIVE_NOT_RECRUITING" in e.title for e in parsed.entries)
+    assert any("Recruiting → Active, not recruiting" in e.title for e in parsed.entries)
     assert main(["--config", str(checked), "feed", "--label", "nosuchlabel"]) == 2  # a typo, not an empty feed
     assert "no watch carries it" in capsys.readouterr().err
 
@@ -56,9 +56,9 @@ def test_history_prints_the_timeline_and_writes_a_chart(checked, tmp_path, capsy
     chart = tmp_path / "chart.png"
     assert main(["--config", str(checked), "history", "NCT09990001", "--chart", str(chart)]) == 0
     out = capsys.readouterr().out
-    assert "NCT09990001 status: RECRUITING (first seen)" in out
-    assert "NCT09990001 enrollment: 66 ESTIMATED → 70 ACTUAL" in out
-    assert "NCT09990001 status: ACTIVE_NOT_RECRUITING → COMPLETED" in out
+    assert "NCT09990001 Status: Recruiting (first seen)" in out
+    assert "NCT09990001 Enrollment: 66 (estimated) → 70 (actual)" in out
+    assert "NCT09990001 Status: Active, not recruiting → Completed" in out
     assert chart.read_bytes()[:4] == b"\x89PNG"
     assert main(["--config", str(checked), "history", "NCT00000000"]) == 2
 

@@ -209,8 +209,8 @@ def test_a_deleted_webhook_stops_the_destination_and_alerts_once(server, standin
     serve(server, study("NCT09990001", status="SUSPENDED"), [study("NCT09990001")])
     code, out, err = check(cfg, capsys)
     assert code == 0
-    assert "status: RECRUITING → SUSPENDED" in out  # the console still got the event ...
-    assert out.count("Delivery to discord_webhook stopped") == 1  # ... and the one alert
+    assert "Status: Recruiting → Suspended" in out  # the console still got the event ...
+    assert out.count("destination stopped: ") == 1  # ... and the one alert
     assert "is gone" in err and standin.token not in out + err
     rows = outbox(tmp_path / "tw.db", "discord_webhook")
     assert [(r["kind"], r["status"]) for r in rows] == [("status_changed", "failed")]
@@ -219,8 +219,8 @@ def test_a_deleted_webhook_stops_the_destination_and_alerts_once(server, standin
     # Later changes: the console gets them, the dead webhook is never called again, no second alert.
     serve(server, study("NCT09990001", status="RECRUITING"), [study("NCT09990001"), *others(2)])
     code, out, err = check(cfg, capsys)
-    assert code == 0 and "status: SUSPENDED → RECRUITING" in out
-    assert "Delivery to discord_webhook stopped" not in out
+    assert code == 0 and "Status: Suspended → Recruiting" in out
+    assert "destination stopped: " not in out
     assert [r["status"] for r in standin.requests] == [404]
     rows = outbox(tmp_path / "tw.db", "discord_webhook")
     assert [r["status"] for r in rows] == ["failed"] * 4
@@ -233,7 +233,7 @@ def test_a_deleted_webhook_stops_the_destination_and_alerts_once(server, standin
         cfg.write_text(cfg.read_text().replace(standin.url, fresh.url).replace(standin.api_base, fresh.api_base))
         serve(server, study("NCT09990001", status="COMPLETED"), [study("NCT09990001"), *others(2)])
         assert check(cfg, capsys)[0] == 0
-        assert [m["embeds"][0]["description"] for m in fresh.messages] == ["**RECRUITING** → **COMPLETED**"]
+        assert [m["embeds"][0]["description"] for m in fresh.messages] == ["**Recruiting** → **Completed**"]
 
 
 # ---------------------------------------------------------------------------------- notifier units

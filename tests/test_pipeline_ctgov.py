@@ -192,7 +192,7 @@ def test_explain_reports_every_stage(server, tmp_path, capsys):
     serve(server, study("NCT09990001", status="TERMINATED"), study("NCT09990001"))
     main(["--config", str(cfg), "check", "--explain"])
     out = capsys.readouterr().out
-    assert "[resetme] NCT09990001 status: RECRUITING → TERMINATED" in out  # the console notifier's line
+    assert "[resetme] NCT09990001 Status: Recruiting → Terminated" in out  # the console notifier's line
     assert "fetch    HTTP 200, 1 request(s)" in out
     assert "event    status_changed NCT09990001 → console: sent" in out
     main(["--config", str(cfg), "check", "--explain"])

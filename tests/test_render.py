@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from bot.discord.limits import DISCORD, DiscordLimits, batch_embeds, embed_length, fit_embed, truncate
+from bot.present.values import status_text
 from bot.discord.render import (
     BLUE,
     GOLD,
@@ -167,8 +168,9 @@ def test_every_kind_names_the_trial_and_its_ids() -> None:
 def test_status_change_colour(new_status: str, colour: int) -> None:
     embed = render_event(make_event("status_changed", field="status", old="RECRUITING", new=new_status))
     assert embed["color"] == colour
-    assert "RECRUITING" in embed["description"] and escape_markdown(new_status) in embed["description"]
-    assert embed["description"].index("RECRUITING") < embed["description"].index("→")
+    # in words, as the registry writes them for people ("Recruiting"), whatever the code
+    assert embed["description"].startswith("**Recruiting** → **")
+    assert escape_markdown(status_text(new_status)) in embed["description"]
 
 
 def test_status_change_shows_why_stopped() -> None:
@@ -188,7 +190,7 @@ def test_enrollment_progress_bar_and_type() -> None:
     description = render_event(event)["description"]
     assert "▰▰▰▰▰▰▱▱▱▱ 38/66 (58%)" in description
     assert "ACTUAL" in description
-    assert "30 ESTIMATED" in description
+    assert "30 (estimated)" in description
 
 
 def test_enrollment_without_target_shows_the_count() -> None:
@@ -240,8 +242,8 @@ def test_new_trial_summary() -> None:
     summary = {"status": "RECRUITING", "enrollment": {"count": 66, "type": "ESTIMATED"}, "countries": ["Norway", "Sweden"]}
     embed = render_event(make_event("new_trial", new=summary, detail={"registry": "ctgov"}))
     fields = {f["name"]: f["value"] for f in embed["fields"]}
-    assert fields["Status"] == "RECRUITING"
-    assert fields["Enrollment"] == "66 ESTIMATED"
+    assert fields["Status"] == "Recruiting"
+    assert fields["Enrollment"] == "66 (estimated)"
     assert fields["Countries"] == "Norway, Sweden"
     assert embed["color"] == GREEN
 

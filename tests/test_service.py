@@ -139,8 +139,8 @@ async def test_a_scheduled_check_delivers_and_shutdown_lets_it_finish(tmp_path, 
             await _until(lambda: service.repo.health("resetme").last_success is not None)
             server.route("GET", "/ctgov/studies/NCT09990001", Reply(body=study("NCT09990001", status="COMPLETED")))
             await _until(lambda: standin.messages)
-            assert standin.messages[0]["embeds"][0]["description"] == "**RECRUITING** → **COMPLETED**"
-            assert "status: RECRUITING → COMPLETED" in out.getvalue()
+            assert standin.messages[0]["embeds"][0]["description"] == "**Recruiting** → **Completed**"
+            assert "Status: Recruiting → Completed" in out.getvalue()
             # A check in flight at shutdown is allowed to finish, and its event is saved.
             server.route("GET", "/ctgov/studies/NCT09990001",
                          Reply(body=study("NCT09990001", status="TERMINATED"), delay_s=0.6))
@@ -221,7 +221,7 @@ def test_run_as_a_process_delivers_a_change_and_stops_cleanly_on_sigterm(tmp_pat
                 proc.communicate()
         assert proc.returncode == 0, err
         [message] = standin.messages
-        assert message["embeds"][0]["description"] == "**RECRUITING** → **ACTIVE\\_NOT\\_RECRUITING**"
+        assert message["embeds"][0]["description"] == "**Recruiting** → **Active, not recruiting**"
         assert message["allowed_mentions"] == {"parse": []}
         assert "received SIGTERM; stopping" in err and err.rstrip().endswith("stopped")
         assert "Traceback" not in err and " ERROR " not in err

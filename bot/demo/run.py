@@ -10,6 +10,7 @@ are also posted there. No network, no credentials.
 from __future__ import annotations
 
 import asyncio
+import re
 import os
 import sys
 import tempfile
@@ -44,6 +45,7 @@ def run_demo(out: TextIO | None = None, env: dict[str, str] | None = None) -> in
 
 async def _demo(out: TextIO, env: dict[str, str]) -> int:
     from bot.app import build_notifiers, sync_config_watches
+    from bot.present.values import status_text, value_text
     from bot.engine.delivery import Delivery
     from bot.engine.pipeline import Checker
     from bot.present.timeline import build_timeline
@@ -70,7 +72,9 @@ async def _demo(out: TextIO, env: dict[str, str]) -> int:
             for step in steps:
                 apply_step(server, step)
                 clock["now"] = step.at
-                out.write(f"\n── {step.name} ──\n")
+                # the date the step plays, not "Day N": the world's steps are months apart
+                heading = re.sub(r"^Day \d+\s*[—-]\s*", "", step.name)
+                out.write(f"\n── {str(step.at)[:10]} — {heading} ──\n")
                 reports = await checker.check_all(repo.list_watches(enabled_only=True))
                 # Followed watches created by this check get their silent baseline now, as `run` would.
                 known = {r.watch for r in reports}
@@ -97,9 +101,8 @@ async def _demo(out: TextIO, env: dict[str, str]) -> int:
         if trial:
             out.write(f"\n── Dossier: {best_name(trial)} ({', '.join(trial['ids'])}) ──\n")
             for registry, rec in sorted(trial["registries"].items()):
-                e = rec.get("enrollment") or {}
-                out.write(f"  {registry} {rec.get('id')}: {rec.get('status')}; enrollment {e.get('count')} "
-                          f"{e.get('type') or ''}\n")
+                out.write(f"  {registry} {rec.get('id')}: {status_text(rec.get('status'))}; "
+                          f"enrollment {value_text(rec.get('enrollment'))}\n")
             out.write("  timeline:\n")
             tl = build_timeline(trial["key"], repo.field_history(trial=trial["key"]), repo.events(trial=trial["key"]))
             for line in tl.lines:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
-from bot.present.values import FIGURES, fmt_interval, value_text
+from bot.present.values import FIGURES, fmt_interval, status_text, value_text
 from bot.discord.limits import DISCORD, fit_embed, grapheme_prefix, truncate
 from bot.discord.render import BLUE, embed_url, escape_markdown, link_text, progress_bar, status_colour
 from bot.discord.webhook import redact_secrets
@@ -147,7 +147,7 @@ def event_line(ev: dict[str, Any]) -> str:
     """One event of a dossier: ``<t:…:d> status changed: RECRUITING → COMPLETED``."""
     what = str(ev.get("kind") or "event").replace("_", " ")
     if ev.get("field") and ev.get("kind") != "new_trial":
-        what += f": {value_text(ev.get('old'))} → {value_text(ev.get('new'))}"
+        what += f": {value_text(ev.get('old'), ev['field'])} → {value_text(ev.get('new'), ev['field'])}"
     return f"{when(ev.get('at'), 'd', never='?')} {escape_markdown(truncate(what, 180))}"
 
 
@@ -172,7 +172,7 @@ def history_summary(history: list[dict[str, Any]]) -> list[str]:
         if not changes:
             continue
         start = rows[0].get("new") if rows[0].get("old") is None else rows[0].get("old")
-        span = f"{value_text(start)} → {value_text(rows[-1].get('new'))}"
+        span = f"{value_text(start, name)} → {value_text(rows[-1].get('new'), name)}"
         lines.append(f"**{escape_markdown(name)}**: {escape_markdown(truncate(span, 160))}, {len(changes)} change(s) "
                      f"(last {when(changes[-1].get('observed_at'), 'd', never='?')})")
     return lines
@@ -187,7 +187,7 @@ def trial_dossier(trial: dict[str, Any], events: list[dict[str, Any]], history: 
     fields: list[dict[str, Any]] = [
         {"name": "Registry ids", "value": escape_markdown(" · ".join(trial.get("ids") or [])) or "none yet",
          "inline": False},
-        {"name": "Status", "value": escape_markdown(str(trial.get("status") or "—")), "inline": True},
+        {"name": "Status", "value": escape_markdown(status_text(trial.get("status"))), "inline": True},
     ]
     if enrollment:
         fields.append({"name": "Enrollment", "value": escape_markdown(value_text(enrollment)), "inline": True})

@@ -292,7 +292,8 @@ def _target(event: dict[str, Any]) -> int | None:
 def _status(event: dict[str, Any], embed: dict[str, Any]) -> None:
     old, new = event.get("old"), event.get("new")
     embed["color"] = status_colour(new)
-    embed["description"] = f"**{escape_markdown(value_text(old))}** → **{escape_markdown(value_text(new))}**"
+    embed["description"] = (f"**{escape_markdown(value_text(old, 'status'))}** → "
+                            f"**{escape_markdown(value_text(new, 'status'))}**")
     why = _detail(event).get("why_stopped")
     if why:
         embed["fields"].append(_field("Why stopped", escape_markdown(str(why)), inline=False))
@@ -338,7 +339,8 @@ def _enrollment_reported(event: dict[str, Any], embed: dict[str, Any]) -> None:
 def _dates(event: dict[str, Any], embed: dict[str, Any]) -> None:
     detail = _detail(event)
     name = label_of(event.get("field") or "date")
-    old, new = escape_markdown(value_text(event.get("old"))), escape_markdown(value_text(event.get("new")))
+    field = event.get("field")
+    old, new = escape_markdown(value_text(event.get("old"), field)), escape_markdown(value_text(event.get("new"), field))
     embed["description"] = f"{escape_markdown(name)}: **{old}** → **{new}**"
     date_type = detail.get("date_type") or detail.get("type")
     if date_type:
@@ -371,7 +373,7 @@ def _new_trial(event: dict[str, Any], embed: dict[str, Any]) -> None:
     ):
         if summary.get(key) not in (None, "", []):
             value = summary[key]
-            text = value_text(value) if key == "enrollment" else value_text(value)
+            text = value_text(value, key)
             embed["fields"].append(_field(label, escape_markdown(text)))
 
 
@@ -441,7 +443,8 @@ def _generic(event: dict[str, Any], embed: dict[str, Any]) -> None:
     embed["color"] = GREY if event.get("kind") not in _HEADLINES else BLUE
     if event.get("field") or event.get("old") is not None or event.get("new") is not None:
         field = label_of(event.get("field") or "value")
-        old, new = escape_markdown(value_text(event.get("old"))), escape_markdown(value_text(event.get("new")))
+        field = event.get("field")
+        old, new = escape_markdown(value_text(event.get("old"), field)), escape_markdown(value_text(event.get("new"), field))
         embed["description"] = f"{escape_markdown(field)}: **{old}** → **{new}**"
     for key, value in _detail(event).items():
         if key in _DETAIL_SKIP or value in (None, "", [], {}):

@@ -20,6 +20,8 @@ def explain_lines(reports: Iterable[Any], delivery_reports: Mapping[str, Any], d
     for r in reports:
         lines.append(f"{r.watch} ({r.kind}): {r.status}" + (f" — {r.error}" if r.error else ""))
         for name, outcome in r.stages:
+            if name == "error" and outcome == r.error:
+                continue  # already on the watch's own line: each error is said once
             lines.append(f"  {name:<8} {outcome}")
         for ev in r.events:
             if dry_run:

@@ -7,11 +7,11 @@ import sys
 from typing import Any, Sequence, TextIO
 
 from bot.engine.delivery import Planned
-from bot.present.values import language_note, value_text
+from bot.present.values import change_text, language_note, value_text
 
 
 def format_event(ev: dict[str, Any]) -> str:
-    """One or two lines a person reads: what changed, on what, and where to look."""
+    """One or two lines a person reads: what changed, on what, and where to look — in words, not codes."""
     kind = ev["kind"]
     who = ev.get("subject") or ev.get("watch") or ""
     title = ev.get("title") or ""
@@ -23,18 +23,26 @@ def format_event(ev: dict[str, Any]) -> str:
         what += language_note(detail.get("lang"))
     elif kind == "results_posted":
         first = detail.get("results_first_posted")
-        what = "RESULTS POSTED" + (f" (first posted {first})" if first else "")
+        what = "Results posted: no → yes" + (f" (first posted {first})" if first else "")
     elif ev.get("field") and kind not in ("new_trial",):
-        what = f"{ev['field']}: {value_text(ev.get('old'))} → {value_text(ev.get('new'))}"
+        what = change_text(ev["field"], ev.get("old"), ev.get("new"))
         if detail.get("why_stopped"):
             what += f" (why stopped: {detail['why_stopped']})"
-    elif kind == "new_post":
-        text = (detail.get("text") or "").replace("\n", " ")
-        what = f"new post by {detail.get('author') or '?'}: {text[:160]}{'…' if len(text) > 160 else ''}"
+    elif kind in ("new_post", "new_thread"):
+        # a post reads from its author and thread, not from an internal post id
+        text = (detail.get("text") or detail.get("first_post_text") or "").replace("\n", " ")
+        thread = detail.get("thread_title") or title
+        noun = "posted" if kind == "new_post" else "started a thread"
+        line = f"[{ev.get('watch') or '-'}] {detail.get('author') or 'someone'} {noun} in “{thread}”"
+        if text:
+            line += f": {text[:160]}{'…' if len(text) > 160 else ''}"
+        return line + (f"\n    {ev['url']}" if ev.get("url") else "")
     elif kind == "new_publication":
         what = f"new paper in {detail.get('journal') or '?'} ({detail.get('published') or '?'})"
     elif kind in ("source_error", "source_recovered", "destination_stopped"):
-        what = f"{kind.replace('_', ' ')}: {detail.get('error') or ''}"
+        # the watch is named once, in brackets: the error text itself does not repeat it
+        line = f"[{ev.get('watch') or ev.get('subject') or '-'}] {kind.replace('_', ' ')}: {detail.get('error') or ''}"
+        return line + (f"\n    {ev['url']}" if ev.get("url") else "")
     else:
         what = kind.replace("_", " ")
     line = f"[{ev.get('watch') or '-'}] {who} {what}"

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from bot.present.values import value_text
+from bot.present.values import change_text, value_text
+from scrapers.trial_record import label_of
 from storage.reported import DeclaredTrial
 
 
@@ -99,9 +100,10 @@ def build_timeline(key: str, history: Iterable[dict[str, Any]], events: Iterable
         if row["old"] is None:
             if row["field"] not in _FIRST_SEEN_FIELDS:
                 continue
-            entries.append((row["observed_at"], f"{row['item_key']} {row['field']}: {value_text(new)} (first seen)"))
+            entries.append((row["observed_at"],
+                            f"{row['item_key']} {label_of(row['field'])}: {value_text(new, row['field'])} (first seen)"))
         else:
-            entries.append((row["observed_at"], f"{row['item_key']} {row['field']}: {value_text(row['old'])} → {value_text(new)}"))
+            entries.append((row["observed_at"], f"{row['item_key']} {change_text(row['field'], row['old'], new)}"))
     for ev in events:
         if ev["kind"] != "enrollment_reported" or not isinstance(ev.get("new"), dict):
             continue
