@@ -52,6 +52,9 @@ def source_for(kind: str, base_urls: dict[str, str] | None = None) -> Source:
 def validate_keys(kind: str, keys: dict[str, object]) -> None:
     """A watch's keys, checked by its source and against what the source declares (raises UnsupportedWatch)."""
     cls = source_class(kind)
+    allowed = cls.allowed_keys()
+    if set(keys) - allowed:
+        cls.check_declared_keys(dict(keys))  # an unknown key first: its message suggests the closest known one
     cls().validate(dict(keys))
     cls.check_declared_keys(dict(keys))
 

@@ -138,3 +138,10 @@ def test_parse_says_json_is_not_a_xenforo_page(tmp_path, capsys) -> None:
     saved.write_text('{"studies": []}')
     assert main(["parse", "xenforo_thread", str(saved)]) == 3
     assert "got JSON" in capsys.readouterr().err
+
+
+def test_a_typo_in_a_watch_key_suggests_the_closest_key() -> None:
+    from bot.engine.config import ConfigError, config_from_dict
+
+    with pytest.raises(ConfigError, match=r"unknown key 'parms'; did you mean 'params'\?"):
+        config_from_dict({"watch": [{"id": "x", "kind": "ctgov", "parms": {"query.cond": "x"}}]})

@@ -395,7 +395,7 @@ def test_keywords_fold_case_accents_and_spacing() -> None:
 @pytest.mark.parametrize(("watch", "message"), [
     ({"kind": "xenforo_thread", "url": "https://www.s4me.info/forums/recruitment.42/"}, "must be a XenForo thread"),
     ({"kind": "xenforo_thread", "url": "https://x.org/threads/a.1/", "board_tz": "Mars/Olympus"}, "Mars/Olympus"),
-    ({"kind": "xenforo_thread", "url": "https://x.org/threads/a.1/", "page": 3}, "unknown key(s) 'page'"),
+    ({"kind": "xenforo_thread", "url": "https://x.org/threads/a.1/", "page": 3}, "unknown key 'page'; known keys: board_tz, url"),
     ({"kind": "xenforo_forum", "url": "https://x.org/forums/-/index.rss", "keywords": "ResetME"}, "keywords must be"),
     ({"kind": "xenforo_forum", "url": "https://x.org/forums/-/index.rss", "follow": "yes"}, "follow must be"),
     ({"kind": "xenforo_forum", "url": "https://x.org/threads/a.1/"}, "is a thread"),
