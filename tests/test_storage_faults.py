@@ -60,3 +60,17 @@ def test_an_unexpected_bug_is_one_paragraph_and_the_traceback_only_with_v(tmp_pa
     assert "Traceback" not in err
     assert main(["--config", str(cfg), "--db", str(tmp_path / "tw.db"), "-v", "trials"]) == 1
     assert "Traceback" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("sqlite_says, expected", [
+    ("attempt to write a readonly database", "is read-only"),
+    ("database or disk is full", "is full"),
+    ("database is locked", "is locked by another process"),
+    ("file is not a database", "is not a trialwatch database"),
+])
+def test_each_database_failure_is_one_sentence_naming_the_file(sqlite_says: str, expected: str) -> None:
+    """Read-only files cannot be made so for root (who runs the tests here); the message is checked directly."""
+    from storage.db import describe_storage_error
+
+    text = describe_storage_error("/data/tw.db", sqlite3.OperationalError(sqlite_says))
+    assert "/data/tw.db" in text and expected in text
