@@ -8,6 +8,7 @@ import io
 from datetime import timedelta
 
 from bot.present.timeline import Timeline
+from bot.present.values import status_text
 
 #: colours the tests look for: keep them distinct from everything else drawn
 TARGET_COLOUR = "#d62728"
@@ -39,7 +40,7 @@ def render_enrollment_chart(tl: Timeline, *, title: str | None = None) -> bytes:
             for i, span in enumerate(tl.statuses):
                 stop = tl.statuses[i + 1].start if i + 1 < len(tl.statuses) else end + pad
                 ax.axvspan(span.start, stop, color=_BAND_COLOURS[i % len(_BAND_COLOURS)], alpha=1.0, zorder=0)
-                ax.text(span.start, 1.0, f" {span.status}", transform=ax.get_xaxis_transform(), va="top",
+                ax.text(span.start, 1.0, f" {status_text(span.status)}", transform=ax.get_xaxis_transform(), va="top",
                         ha="left", fontsize=8, color="#444444", clip_on=True)
         if tl.enrollment:
             ax.step([p.at for p in tl.enrollment], [p.value for p in tl.enrollment], where="post",
