@@ -50,3 +50,18 @@ def loads_json(body: bytes | str, *, where: str = "the response") -> Any:
         ) from None
     except ValueError as exc:  # an integer of thousands of digits (Python's int limit): hostile, not JSON we read
         raise ParseError(f"{where} holds a number too long to be read ({str(exc)[:60]}…)") from None
+
+
+def json_type_name(value: Any) -> str:
+    """JSON's own name for ``value``'s type ("object", "array", …), for messages about a document's shape."""
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if value is None:
+        return "null"
+    return "number"

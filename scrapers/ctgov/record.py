@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from scrapers.json_body import loads_json
+from scrapers.json_body import json_type_name, loads_json
 from scrapers.records import Item, ParseError, ParseResult
 from scrapers.text import clean_text
 from scrapers.trial_ids import EU_CT_RE, EUDRACT_RE, ISRCTN_RE
@@ -57,7 +57,7 @@ def parse(body: bytes, url: str | None = None) -> ParseResult:
     if not isinstance(doc, dict):
         raise ParseError(
             f"expected a ClinicalTrials.gov JSON object (a study or a search page){where}, "
-            f"got a JSON {_json_type(doc)}"
+            f"got a JSON {json_type_name(doc)}"
         )
     if "studies" in doc:
         return _parse_search_page(doc, where)
@@ -75,13 +75,13 @@ def _parse_search_page(doc: dict[str, Any], where: str) -> ParseResult:
     if not isinstance(studies, list):
         raise ParseError(
             f"expected 'studies' to be a list in a ClinicalTrials.gov search page{where}, "
-            f"got a JSON {_json_type(studies)}"
+            f"got a JSON {json_type_name(studies)}"
         )
     items: dict[str, Item] = {}
     for index, study in enumerate(studies):
         if not isinstance(study, dict):
             raise ParseError(
-                f"expected studies[{index}] to be an object{where}, got a JSON {_json_type(study)}"
+                f"expected studies[{index}] to be an object{where}, got a JSON {json_type_name(study)}"
             )
         item = normalise_study(study)
         items.setdefault(item.key, item)  # one record per trial, whatever the page repeats
@@ -209,7 +209,7 @@ def _obj(parent: dict[str, Any], key: str, path: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ParseError(f"expected {path} to be an object, got a JSON {_json_type(value)}")
+        raise ParseError(f"expected {path} to be an object, got a JSON {json_type_name(value)}")
     return value
 
 
@@ -267,17 +267,3 @@ def _aliases(ident: dict[str, Any]) -> list[str]:
             ):
                 found.add(sid)
     return sorted(found)
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, bool):
-        return "boolean"
-    if value is None:
-        return "null"
-    return "number"

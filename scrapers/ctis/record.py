@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from scrapers.json_body import loads_json
+from scrapers.json_body import json_type_name, loads_json
 from scrapers.records import Item, ParseError, ParseResult
 from scrapers.text import clean_text
 from scrapers.trial_ids import EU_CT_RE, EUDRACT_RE, ISRCTN_RE, NCT_RE
@@ -135,7 +135,7 @@ def _obj(parent: Mapping[str, Any], key: str, path: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ParseError(f"expected CTIS {path} to be an object, got a JSON {_json_type(value)}")
+        raise ParseError(f"expected CTIS {path} to be an object, got a JSON {json_type_name(value)}")
     return value
 
 
@@ -144,22 +144,8 @@ def _list(parent: Mapping[str, Any], key: str, path: str) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise ParseError(f"expected CTIS {path} to be a list, got a JSON {_json_type(value)}")
+        raise ParseError(f"expected CTIS {path} to be a list, got a JSON {json_type_name(value)}")
     return value
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, bool):
-        return "boolean"
-    if value is None:
-        return "null"
-    return "number"
 
 
 def _eudract(value: Any) -> str | None:
@@ -291,7 +277,7 @@ def normalise_search_record(rec: dict[str, Any]) -> Item:
     an acronym), so it becomes ``acronym``; ``title`` is the full title, whitespace collapsed.
     """
     if not isinstance(rec, dict):
-        raise ParseError(f"expected a CTIS search record (an object), got a JSON {_json_type(rec)}")
+        raise ParseError(f"expected a CTIS search record (an object), got a JSON {json_type_name(rec)}")
     number = _ct_number(rec.get("ctNumber"), "search record")
     where = f"search record {number}"
 
@@ -348,7 +334,7 @@ def normalise_retrieve(doc: dict[str, Any], requested: str | None = None) -> Ite
     asked = f" for {requested}" if requested else ""
     if not isinstance(doc, dict):
         raise ParseError(
-            f"expected a CTIS retrieve document (an object){asked}, got a JSON {_json_type(doc)}"
+            f"expected a CTIS retrieve document (an object){asked}, got a JSON {json_type_name(doc)}"
         )
     if not doc:
         raise ParseError(f"CTIS returned an empty document{asked} ({{}} instead of a trial)")
@@ -551,7 +537,7 @@ def parse(body: bytes, url: str | None = None) -> ParseResult:
     if not isinstance(doc, dict):
         raise ParseError(
             f"expected a CTIS JSON object (search response, search record or retrieve document){where}, "
-            f"got a JSON {_json_type(doc)}"
+            f"got a JSON {json_type_name(doc)}"
         )
     if requested is not None or "authorizedApplication" in doc or "ctPublicStatusCode" in doc or not doc:
         return ParseResult(items=[normalise_retrieve(doc, requested)])
@@ -570,7 +556,7 @@ def _parse_search(doc: dict[str, Any], where: str) -> ParseResult:
     data = doc.get("data")
     if not isinstance(data, list):
         raise ParseError(
-            f"CTIS search response{where} has no 'data' list (got a JSON {_json_type(data)})"
+            f"CTIS search response{where} has no 'data' list (got a JSON {json_type_name(data)})"
         )
     items = [normalise_search_record(rec) for rec in data]
     paging = _obj(doc, "pagination", "search pagination")
