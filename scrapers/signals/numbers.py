@@ -102,6 +102,20 @@ class Count:
     over: "Count | None" = None
 
 
+def _fold(values: list[int]) -> int:
+    """The number that a run of number-word values says: [3, 100, 20, 5] is 325, [2, 1000, 40] is 2040."""
+    total = current = 0
+    for value in values:
+        if value == 1000:
+            total += (current or 1) * 1000
+            current = 0
+        elif value == 100:
+            current = (current or 1) * 100
+        else:
+            current += value
+    return total + current
+
+
 def _compound(word: str, lang: str) -> int | None:
     """The value of a number word or compound ("trettifire" 34, "siebenundfünfzig" 57), else None."""
     if len(word) > _MAX_WORD:
@@ -119,16 +133,7 @@ def _compound(word: str, lang: str) -> int | None:
             return None
     if not any(values) or values[0] == 0 or values[-1] == 0:
         return None
-    total = current = 0
-    for value in values:
-        if value == 1000:
-            total += (current or 1) * 1000
-            current = 0
-        elif value == 100:
-            current = (current or 1) * 100
-        else:
-            current += value
-    result = total + current
+    result = _fold(values)
     return result if 0 < result <= 9999 else None
 
 
@@ -208,16 +213,7 @@ def _word_run(tokens: list[Token], i: int, lang: str) -> tuple[int | None, int]:
                 j += 1
                 continue
             break
-        total = current = 0
-        for value in values:
-            if value == 1000:
-                total += (current or 1) * 1000
-                current = 0
-            elif value == 100:
-                current = (current or 1) * 100
-            else:
-                current += value
-        result = total + current
+        result = _fold(values)
         if result <= 1 or result > 9999:
             return None, last
         return result, last
