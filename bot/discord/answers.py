@@ -9,12 +9,12 @@ whole channel, and an error may quote a URL with a token in it.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Iterable, Mapping
 
 from bot.present.values import FIGURES, fmt_interval, status_text, value_text
 from bot.discord.limits import DISCORD, fit_embed, grapheme_prefix, truncate
-from bot.discord.render import BLUE, embed_url, escape_markdown, link_text, progress_bar, status_colour
+from bot.discord.render import BLUE, embed_url, escape_markdown, link_text, progress_bar, status_colour, unix
 from bot.discord.webhook import redact_secrets
 from bot.engine.watches import describe_watch
 from scrapers.records import WatchSpec
@@ -22,17 +22,6 @@ from scrapers.records import WatchSpec
 #: a code block must never be closed early by text inside it
 _FENCE = "```"
 _FENCE_BROKEN = "`\u200b``"
-
-
-def unix(iso: str | None) -> int | None:
-    """Seconds since the epoch for the database's ISO timestamps (``…Z``); None when absent or unreadable."""
-    if not iso:
-        return None
-    try:
-        dt = datetime.fromisoformat(str(iso).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return int((dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).timestamp())
 
 
 def when(iso_or_dt: str | datetime | None, style: str = "R", never: str = "never") -> str:

@@ -144,7 +144,7 @@ def progress_bar(count: int | None, target: int | None, width: int = 10) -> str:
     return f"{'▰' * filled}{'▱' * (width - filled)} {count}/{target} ({percent}%)"
 
 
-def _unix(iso: Any) -> int | None:
+def unix(iso: Any) -> int | None:
     """Seconds since the epoch for an ISO-8601 string (naive means UTC); None when unreadable."""
     if not iso or not isinstance(iso, str):
         return None
@@ -158,7 +158,7 @@ def _unix(iso: Any) -> int | None:
 
 
 def _iso_timestamp(iso: Any) -> str | None:
-    seconds = _unix(iso)
+    seconds = unix(iso)
     if seconds is None:
         return None
     return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat()
@@ -384,7 +384,7 @@ def _post(event: dict[str, Any], embed: dict[str, Any]) -> None:
     embed["description"] = escape_markdown(text) if text else "*(no text)*"
     if detail.get("author"):
         embed["fields"].append(_field("Author", escape_markdown(str(detail["author"]))))
-    seconds = _unix(detail.get("published"))
+    seconds = unix(detail.get("published"))
     if seconds is not None:
         embed["fields"].append(_field("Posted", f"<t:{seconds}:f>"))
     thread = detail.get("thread_title")
