@@ -353,4 +353,4 @@ COMMANDS = {
     "feed": cmd_feed,
 }
 
-__all__ = ["main", "build_parser", "parse_interval"]
+__all__ = ["COMMANDS"]

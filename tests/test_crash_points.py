@@ -136,7 +136,7 @@ def test_the_check_catches_a_wrong_ordering(tmp_path, monkeypatch) -> None:
         async def wrong_run() -> None:
             async with Fetcher(cfg.http) as fetcher:
                 await Checker(cfg, repo, fetcher).check_all(repo.list_watches())
-            notifiers = build_notifiers(cfg, repo=repo)
+            build_notifiers(cfg, repo=repo)  # as the real run does, though this wrong one never sends
             for row_id, _ in repo.pending("discord_webhook", 100):
                 repo.mark_sent([row_id], None)  # marked first ...
             raise Crash  # ... and the process dies before sending

@@ -23,9 +23,9 @@ from scrapers.ctis.record import normalise_search_record
 from scrapers.ctis.record import parse as parse_ctis
 from scrapers.feed import parse as parse_feed
 from scrapers.kinds import source_class
-from scrapers.records import Item, ParseError, ParseResult
+from scrapers.records import ParseError, ParseResult
 from scrapers.xenforo.thread import parse_thread_page
-from storage.diff import SPECS, canonical, diff_items
+from storage.diff import SPECS, diff_items
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"

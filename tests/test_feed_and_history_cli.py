@@ -13,7 +13,7 @@ import feedparser
 import pytest
 
 from bot.cli import main
-from bot.demo.replay import Reply, ReplayServer
+from bot.demo.replay import ReplayServer
 from bot.demo.world.ctgov import study
 from tests.test_pipeline_ctgov import WATCHES, serve, write_config
 
