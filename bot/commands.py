@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import build_notifiers, open_repo, sync_config_watches
-from bot.engine.config import Config, parse_interval, watch_from_table
+from bot.engine.config import Config, watch_from_table
 from bot.present.values import FIGURES, fmt_interval, status_text, value_text
 from storage.faults import crash_point
 
