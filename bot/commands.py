@@ -123,7 +123,7 @@ def cmd_parse(args: argparse.Namespace, cfg: Config) -> int:
     from scrapers.kinds import source_for
 
     try:
-        source = source_for(args.kind, cfg.base_urls)
+        source = source_for(args.kind, cfg.base_urls, cfg.source_settings)
     except UnsupportedWatch as exc:
         raise UsageError(str(exc)) from None
     try:

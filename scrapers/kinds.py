@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import importlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scrapers.records import UnsupportedWatch
 
@@ -44,9 +44,11 @@ def source_class(kind: str) -> type[Source]:
     return getattr(importlib.import_module(module), name)
 
 
-def source_for(kind: str, base_urls: dict[str, str] | None = None) -> Source:
-    """A source instance for ``kind``, at ``base_urls[kind]`` when given, else its declared default."""
-    return source_class(kind)((base_urls or {}).get(kind) or None)
+def source_for(kind: str, base_urls: dict[str, str] | None = None,
+               settings: dict[str, dict[str, Any]] | None = None) -> Source:
+    """A source instance for ``kind``, at ``base_urls[kind]`` when given, else its declared default, with
+    its ``[sources.KIND]`` settings (``settings[kind]``)."""
+    return source_class(kind)((base_urls or {}).get(kind) or None, (settings or {}).get(kind))
 
 
 def validate_keys(kind: str, keys: dict[str, object]) -> None:

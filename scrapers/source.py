@@ -51,9 +51,14 @@ class Source:
     #: with ``follow = true``: True follows every item found, those of the first check included (a trial
     #: search); False follows only items new since the last check (a forum: a thread already there is history)
     follow_existing: ClassVar[bool] = True
+    #: keys ``[sources.KIND]`` may hold besides ``base_url`` (credentials, a second endpoint); their values
+    #: arrive in :attr:`settings` after ``${NAME}`` expansion. Secrets among them are never logged.
+    settings_keys: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, base_url: str | None = None) -> None:
+    def __init__(self, base_url: str | None = None, settings: dict[str, Any] | None = None) -> None:
         self.base_url = (base_url or self.default_base_url or "").rstrip("/")
+        #: this kind's ``[sources.KIND]`` values other than ``base_url`` (only :attr:`settings_keys`)
+        self.settings: dict[str, Any] = dict(settings or {})
 
     @classmethod
     def keys_from_target(cls, target: str) -> dict[str, Any]:

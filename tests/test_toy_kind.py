@@ -34,6 +34,7 @@ class ToySource(Source):
     url_key = "url"
     target_key = "url"
     target_help = "the list's URL"
+    settings_keys = ("token",)
 
     def parse(self, body: bytes, url: str | None = None) -> ParseResult:
         items = []
@@ -69,6 +70,20 @@ def test_configurable_with_declared_keys_and_helpful_errors() -> None:
         config_from_dict({"watch": [{"id": "t", "kind": "toy", "url": "https://example.org/l", "nte": 1}]})
     with pytest.raises(ConfigError, match=r"toy watch needs 'url'"):
         config_from_dict({"watch": [{"id": "t", "kind": "toy"}]})
+
+
+def test_source_settings_reach_the_source_and_others_are_refused() -> None:
+    """``[sources.toy]`` may hold what ToySource declares in ``settings_keys``, read from the environment."""
+    from scrapers.kinds import source_for
+
+    cfg = config_from_dict({"sources": {"toy": {"base_url": "http://127.0.0.1:9", "token": "${TOY_TOKEN}"}}},
+                           env={"TOY_TOKEN": "s3cret"})
+    source = source_for("toy", cfg.base_urls, cfg.source_settings)
+    assert (source.base_url, source.settings) == ("http://127.0.0.1:9", {"token": "s3cret"})
+    with pytest.raises(ConfigError, match=r"\[sources.toy\]: unknown key 'handle'"):
+        config_from_dict({"sources": {"toy": {"handle": "x"}}})
+    with pytest.raises(ConfigError, match=r"\[sources.ctgov\]: unknown key 'token'"):
+        config_from_dict({"sources": {"ctgov": {"token": "x"}}})
 
 
 def test_parseable_from_the_command_line(tmp_path, capsys) -> None:

@@ -76,6 +76,8 @@ class Config:
     http: HttpSettings = field(default_factory=HttpSettings)
     #: ``[sources.KIND] base_url`` overrides; a kind not named here uses its source's declared default
     base_urls: dict[str, str] = field(default_factory=dict)
+    #: ``[sources.KIND]`` keys other than ``base_url`` that the kind's source declares (``Source.settings_keys``)
+    source_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     discord: DiscordSettings = field(default_factory=DiscordSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
@@ -302,9 +304,14 @@ def config_from_dict(raw: dict[str, Any], *, source: str = "<dict>", env: dict[s
             raise ConfigError(f"{w}: must be a table")
         if name not in kind_names():
             raise ConfigError(f"{w}: unknown watch kind {name!r}; one of {', '.join(kind_names())}")
-        _no_unknown(table, {"base_url"}, w)
+        from scrapers.kinds import source_class
+        extra = set(source_class(name).settings_keys)
+        _no_unknown(table, {"base_url", *extra}, w)
         if "base_url" in table:
             cfg.base_urls[name] = _take(table, "base_url", str, w, "")
+        settings = {k: v for k, v in table.items() if k in extra}
+        if settings:
+            cfg.source_settings[name] = settings
 
     discord = _take(raw, "discord", dict, source, {})
     w = f"{source} [discord]"

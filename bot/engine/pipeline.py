@@ -121,7 +121,7 @@ class Checker:
             by_kind.setdefault(w.kind, []).append(w)
         for kind, group in by_kind.items():
             try:
-                source = source_for(kind, self.cfg.base_urls)
+                source = source_for(kind, self.cfg.base_urls, self.cfg.source_settings)
             except UnsupportedWatch:
                 continue  # reported per watch by check_watch
             source.begin_cycle([(w, cycle.health[w.id].state) for w in group])
@@ -147,7 +147,7 @@ class Checker:
 
     async def _check(self, watch: WatchSpec, report: WatchReport, dry_run: bool, cycle: _Cycle | None) -> None:
         try:
-            source = (cycle and cycle.sources.get(watch.kind)) or source_for(watch.kind, self.cfg.base_urls)
+            source = (cycle and cycle.sources.get(watch.kind)) or source_for(watch.kind, self.cfg.base_urls, self.cfg.source_settings)
         except UnsupportedWatch as exc:
             report.status = "unsupported"
             report.error = f"{exc}; skipped"

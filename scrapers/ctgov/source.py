@@ -143,8 +143,8 @@ class CtgovSource(Source):
             return {"params": dict(parse_qsl(target, keep_blank_values=False))}
         return {"trial": target.upper()}
 
-    def __init__(self, base_url: str | None = None) -> None:
-        super().__init__(base_url)
+    def __init__(self, base_url: str | None = None, settings: dict[str, Any] | None = None) -> None:
+        super().__init__(base_url, settings)
         self._batcher: TrialBatcher | None = None
 
     def validate(self, keys: dict[str, Any]) -> None:
