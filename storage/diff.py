@@ -132,6 +132,11 @@ TRIAL = ItemKindSpec(
     version=lambda f: f.get("last_update"),
 )
 
+#: what a post from a social platform may carry besides the forum-post fields, shown in ``new_post`` details when
+#: present: its own title (a Reddit submission), community (``r/cfs``, a Discourse category, a Mastodon
+#: instance), language (Mastodon, Bluesky), what it answers or quotes, and the links its rich text holds
+POST_OPTIONAL_DETAIL = ("title", "platform", "community", "lang", "reply_to", "quote_of", "links")
+
 POST = ItemKindSpec(
     fields=(FieldSpec("edited"), FieldSpec("text")),
     new_item_event="new_post",
@@ -145,6 +150,7 @@ POST = ItemKindSpec(
         "thread_title": (m.get("thread") or {}).get("title"),
         "text": f.get("text"),
         "quotes": f.get("quotes") or [],
+        **{k: f[k] for k in POST_OPTIONAL_DETAIL if f.get(k) not in (None, "", [])},
     },
 )
 

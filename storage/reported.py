@@ -52,7 +52,7 @@ HISTORY_FIELD = "reported_enrollment"
 EVENT_KIND = "enrollment_reported"
 #: the item kinds whose text is read, and where their text lives
 TEXT_FIELDS: dict[str, tuple[str, ...]] = {
-    "post": ("text",),
+    "post": ("title", "text"),  # a post's own title: a Reddit submission's, a Discourse topic's first post
     "entry": ("title", "summary"),
     "publication": ("title", "abstract"),
     "thread": ("title", "first_post_text"),
