@@ -39,8 +39,12 @@ def _etag(body: bytes) -> str:
 class MixWorld:
     """CTIS trials, forum threads and feeds; ``change(fraction)`` updates that share of each."""
 
-    def __init__(self, n_ctis: int, n_threads: int, n_feeds: int, root: str) -> None:
+    def __init__(self, n_ctis: int, n_threads: int, n_feeds: int, root: str, *, thread_pages: int | None = None,
+                 posts_per_change: int = 1) -> None:
+        """``thread_pages``: every thread that many pages long (default: 1 to 200 pages, spread);
+        ``posts_per_change``: how many posts a changed thread gains."""
         self.root = root.rstrip("/") + "/"
+        self.posts_per_change = posts_per_change
         search = json.loads((FIXTURES / f"search_{PILOT}.json").read_text(encoding="utf-8"))["data"][0]
         retrieve = json.loads((FIXTURES / f"retrieve_{PILOT}.json").read_text(encoding="utf-8"))
         self.ctis: dict[str, dict[str, Any]] = {}
@@ -54,7 +58,7 @@ class MixWorld:
             self.ctis[number] = {"search": rec, "retrieve": doc, "version": 0}
         self.threads: dict[int, Thread] = {}
         for i in range(n_threads):
-            pages = 1 + (i * 53) % 200
+            pages = thread_pages or 1 + (i * 53) % 200
             t = Thread(f"Trial thread {i}: daratumumab and ME/CFS")
             t.add(pages * 20 - (i % 7))
             self.threads[t.id] = t
@@ -95,7 +99,7 @@ class MixWorld:
             trial["version"] += 1
             changed += 1
         for tid in _pick(list(self.threads), fraction, rng):
-            self.threads[tid].add(1)
+            self.threads[tid].add(self.posts_per_change)
             changed += 1
         for i in _pick(list(self.feeds), fraction, rng):
             posts = self.feeds[i]

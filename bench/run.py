@@ -130,7 +130,7 @@ def bench_n(n: int, args: argparse.Namespace, env: dict[str, str]) -> list[Run]:
     workdir = Path(tempfile.mkdtemp(prefix=f"twbench-{n}-"))
     try:
         with BenchServer(world) as server:
-            mix = _mix(n, n_ct, server) if args.mix else None
+            mix = _mix(n, n_ct, server, args) if args.mix or args.forum else None
             cfg = workdir / "trialwatch.toml"
             trialwatch_config(cfg, server.url, tw_watches(world, mix, server.url), rps=1.0 if args.politeness else 0)
             tw_cmd = [sys.executable, "-m", "bot", "--config", str(cfg), "-q", "check", "--json"]
@@ -174,7 +174,7 @@ def bench_service(n: int, args: argparse.Namespace, env: dict[str, str]) -> list
     workdir = Path(tempfile.mkdtemp(prefix=f"twbench-service-{n}-"))
     try:
         with BenchServer(world) as server:
-            mix = _mix(n, n_ct, server) if args.mix else None
+            mix = _mix(n, n_ct, server, args) if args.mix or args.forum else None
             cfg = workdir / "trialwatch.toml"
             trialwatch_config(cfg, server.url, tw_watches(world, mix, server.url), rps=1.0 if args.politeness else 0)
             worker = subprocess.Popen([sys.executable, str(Path(__file__).with_name("service_worker.py")), str(cfg)],
@@ -203,17 +203,22 @@ def bench_service(n: int, args: argparse.Namespace, env: dict[str, str]) -> list
 
 
 def _world(n: int, args: argparse.Namespace) -> tuple[CtgovWorld, int]:
-    """The CT.gov part of a world of ``n`` sources: all of it, or 70 % with ``--mix``."""
-    n_ct = round(n * 0.7) if args.mix else n
+    """The CT.gov part of a world of ``n`` sources: all of it, 70 % with ``--mix``, none with ``--forum``."""
+    n_ct = 0 if args.forum else round(n * 0.7) if args.mix else n
     world = CtgovWorld(n_ct)
     world.warm(world.ids, FIELDS_PARAM)
     return world, n_ct
 
 
-def _mix(n: int, n_ct: int, server: BenchServer) -> MixWorld:
-    """The rest of a ``--mix`` world, equal shares of CTIS trials, XenForo threads and feeds."""
+def _mix(n: int, n_ct: int, server: BenchServer, args: argparse.Namespace) -> MixWorld:
+    """The rest of a ``--mix`` world, equal shares of CTIS trials, XenForo threads and feeds; with
+    ``--forum``, ``n`` XenForo 2 threads of 5 pages, each gaining 3 posts in every changed cycle."""
     from bench.mix import MixWorld
 
+    if args.forum:
+        mix = MixWorld(0, n, 0, server.url, thread_pages=5, posts_per_change=3)
+        server.mix = mix
+        return mix
     rest = n - n_ct
     mix = MixWorld(rest // 3, rest // 3, rest - 2 * (rest // 3), server.url)
     server.mix = mix
@@ -230,6 +235,8 @@ def _change(world: CtgovWorld, mix: MixWorld | None, fraction: float) -> list[st
 
 
 def _plan(args: argparse.Namespace) -> list[tuple[str, float]]:
+    if args.forum:  # every thread gains 3 posts in every cycle after the first: cost should follow them
+        return [("first", 0.0)] + [("changed", 1.0)] * args.cycles
     plan = [("first", 0.0), ("unchanged", 0.0)] + [("changed", args.changed)] * args.cycles
     return plan + ([("all changed", 1.0)] if args.all_changed else [])
 
@@ -324,6 +331,21 @@ def follows_change(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) if len(lines) > 2 else ""
 
 
+def growth(runs: list[Run]) -> str:
+    """Does a changed cycle cost the same at the end as at the start? Median CPU of the first and the last
+    three changed cycles per tool (``--forum`` with many ``--cycles``: the stored posts grow, the new do not)."""
+    lines = ["| N | tool | changed cycles | CPU s, first 3 (median) | CPU s, last 3 (median) | last ÷ first |",
+             "|---:|---|---:|---:|---:|---:|"]
+    for n in sorted({r.n for r in runs}):
+        for tool in ("trialwatch", "trialwatch (service)", "urlwatch"):
+            cpu = [r.cpu_s for r in runs if r.n == n and r.tool == tool and r.cycle == "changed"]
+            if len(cpu) < 6:
+                continue
+            first, last = statistics.median(cpu[:3]), statistics.median(cpu[-3:])
+            lines.append(f"| {n:,} | {tool} | {len(cpu)} | {first:.2f} | {last:.2f} | {last / first:.2f} |")
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
 def machine() -> str:
     try:
         mem = subprocess.run(["free", "-h"], capture_output=True, text=True).stdout.splitlines()[1].split()[1]
@@ -345,6 +367,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mix", action="store_true",
                    help="N sources of four kinds: 70 %% CT.gov trials, then CTIS trials, XenForo threads of 1-200 "
                         "pages and RSS feeds in equal shares (default: N CT.gov trials)")
+    p.add_argument("--forum", action="store_true",
+                   help="N XenForo 2 threads of 5 pages and nothing else; every thread gains 3 posts in each of "
+                        "--cycles cycles (does a cycle's cost follow the new posts, not the stored ones?)")
     p.add_argument("--no-service", dest="service", action="store_false",
                    help="skip the in-process cycles (the long-running service's cost, without start-up)")
     p.add_argument("--json-out", type=Path, help="write every run and the summary as JSON here")
@@ -369,6 +394,9 @@ def main(argv: list[str] | None = None) -> int:
     print(table(rows))
     print()
     print(follows_change(rows))
+    trend = growth(runs)
+    if trend:
+        print("\n" + trend)
     if thread:
         print("\nXenForo thread (trialwatch):", json.dumps(thread))
     LAUNCHER.close()
