@@ -2,6 +2,10 @@
 ``Checker.check_all`` over every enabled watch each time it reads a line on stdin, and answers
 with one JSON line (``wall_s``, ``cpu_s`` of the whole process: parsing done in worker threads
 counts, ``events``, ``failed``). No start-up is paid per cycle, as in ``trialwatch run``.
+
+``trialwatch run`` checks the CT.gov trial watches that fall due together as one such cycle (its group
+check: ``Service._scheduled_group`` → ``Checker.check_all``); watches of other kinds it checks one by one,
+each with its own ``check_watch`` (same work per watch, without the shared cycle).
 """
 
 import asyncio

@@ -54,6 +54,10 @@ class Source:
     #: keys ``[sources.KIND]`` may hold besides ``base_url`` (credentials, a second endpoint); their values
     #: arrive in :attr:`settings` after ``${NAME}`` expansion. Secrets among them are never logged.
     settings_keys: ClassVar[tuple[str, ...]] = ()
+    #: whether checking many watches of this kind together is cheaper than one by one (one CT.gov
+    #: ``filter.ids`` request for hundreds of trials): the service then checks the ones falling due
+    #: together as one group (:meth:`begin_cycle`, :meth:`settle_cycle`) instead of each on its own
+    checks_in_groups: ClassVar[bool] = False
 
     def __init__(self, base_url: str | None = None, settings: dict[str, Any] | None = None) -> None:
         self.base_url = (base_url or self.default_base_url or "").rstrip("/")
@@ -97,6 +101,14 @@ class Source:
         every watch of this kind about to be checked and its stored state. A source that can serve
         several watches with one request (CT.gov ``filter.ids``) plans its batches here; each
         watch's ``fetch`` still returns that watch's own outcome. The default does nothing."""
+
+    async def settle_cycle(self, planned: list[tuple[WatchSpec, FetchState]],
+                           fetcher: "Fetcher") -> dict[str, FetchOutcome]:
+        """Called after :meth:`begin_cycle` with the cycle's watches that have been checked before: the
+        outcomes this source can tell for many watches at once (watch id → outcome), typically "not
+        modified" for every trial a batch answer did not mention. Those watches get no ``fetch`` call of
+        their own. Raise, or leave a watch out, and it is fetched on its own as usual. Default: none."""
+        return {}
 
     def parse(self, body: bytes, url: str | None = None) -> ParseResult:
         """Pure: bytes of one response → normalised items. Raises :class:`ParseError`."""

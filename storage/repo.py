@@ -134,9 +134,10 @@ class Repo:
         row = self.get_watch_row(watch_id)
         return _watch_from_row(row) if row else None
 
-    def list_watches(self, enabled_only: bool = False) -> list[WatchSpec]:
-        sql = "SELECT * FROM watches" + (" WHERE enabled = 1" if enabled_only else "") + " ORDER BY id"
-        return [_watch_from_row(r) for r in self.db.query(sql)]
+    def list_watches(self, enabled_only: bool = False, *, kind: str | None = None) -> list[WatchSpec]:
+        where = [c for c, on in (("enabled = 1", enabled_only), ("kind = :kind", kind is not None)) if on]
+        sql = "SELECT * FROM watches" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
+        return [_watch_from_row(r) for r in self.db.query(sql, {"kind": kind})]
 
     def watch_origin(self, watch_id: str) -> str | None:
         row = self.get_watch_row(watch_id)

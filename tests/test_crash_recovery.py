@@ -17,10 +17,12 @@ import sys
 import textwrap
 import time
 from collections import Counter
+from datetime import datetime, timezone
 from pathlib import Path
 
+from tests.support.ctgov_standin import CtgovStandin
 from tests.support.discord_standin import DiscordStandIn
-from bot.demo.replay import Reply, ReplayServer
+from bot.demo.replay import ReplayServer
 from bot.demo.world.ctgov import study
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -29,9 +31,11 @@ KILLS = 6
 SEED = 20261121
 
 
-def serve(server: ReplayServer, nct: str, count: int, version: int) -> None:
-    doc = study(nct, title=f"Trial {nct}", count=count, count_type="ACTUAL", last_update=f"2026-11-{1 + version % 28:02d}")
-    server.route("GET", f"/ctgov/studies/{nct}", Reply(body=doc, etag="auto"))
+def serve(registry: CtgovStandin, nct: str, count: int) -> None:
+    """Post a change as the registry does: the new count, and the last-update date moved to today (the service
+    checks its trial watches together, asking the registry for the studies updated since its last check)."""
+    today = datetime.now(timezone.utc).date().isoformat()
+    registry.put(study(nct, title=f"Trial {nct}", count=count, count_type="ACTUAL", last_update=today))
 
 
 def observed(db: Path) -> set[tuple[str, int]]:
@@ -92,8 +96,9 @@ def test_sigkill_at_random_moments_loses_no_event(tmp_path, capsys):
             interval = "1s"
         """) for i, nct in enumerate(TRIALS)))
         counts = {nct: 10 for nct in TRIALS}
-        for n, nct in enumerate(TRIALS):
-            serve(server, nct, counts[nct], n)
+        registry = CtgovStandin(server)
+        for nct in TRIALS:
+            serve(registry, nct, counts[nct])
         env = {**os.environ, "PYTHONPATH": str(PROJECT)}
         db = tmp_path / "tw.db"
 
@@ -103,7 +108,6 @@ def test_sigkill_at_random_moments_loses_no_event(tmp_path, capsys):
 
         proc = start()
         expected: list[tuple[str, int]] = []
-        version = 10
         try:
             wait_for(lambda: ("baseline", len(TRIALS)) in observed(db))
             for _ in range(KILLS):
@@ -113,8 +117,7 @@ def test_sigkill_at_random_moments_loses_no_event(tmp_path, capsys):
                 for nct in TRIALS:
                     if counts[nct] == 10 or (nct, counts[nct]) in seen:
                         counts[nct] += 1
-                        version += 1
-                        serve(server, nct, counts[nct], version)
+                        serve(registry, nct, counts[nct])
                         expected.append((nct, counts[nct]))
                 time.sleep(rng.uniform(0.2, 1.8))
                 proc.send_signal(signal.SIGKILL)

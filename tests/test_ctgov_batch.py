@@ -126,6 +126,33 @@ def test_a_failed_batch_fails_its_watches_only(world, capsys, monkeypatch):
     assert "Traceback" not in captured.err
 
 
+def test_a_quiet_batch_settles_its_watches_together_but_a_failing_one_still_recovers_on_its_own(world, capsys,
+                                                                                               monkeypatch):
+    """A quiet cycle settles every trial its batch answer left out at once (no request or parse of their own);
+    a watch with an outstanding source_error is not settled with them: it announces its recovery."""
+    server, ct, cfg, tmp_path = world
+    monkeypatch.setattr(batching, "MAX_BATCH_IDS", 6)
+    assert run_check(cfg, capsys) == (0, [])
+    ct.fail_ids = {IDS[0]}
+    code = main(["--config", str(cfg), "check", "--json"])
+    assert code == 3 and len([e for e in map(json.loads, capsys.readouterr().out.splitlines())
+                              if e["kind"] == "source_error"]) == 6
+    ct.fail_ids = set()
+    server.take_requests()
+    code, events = run_check(cfg, capsys)
+    assert code == 0
+    assert sorted((e["kind"], e["subject"]) for e in events) == [
+        ("source_recovered", f"t-{nct.lower()}") for nct in IDS[:6]]
+    assert len(batch_requests(server)) == 2 and not server.take_requests()  # only the two batches, once each
+    db = connect(tmp_path / "tw.db")
+    rows = db.execute("SELECT watch_id, outcome, requests FROM fetch_log WHERE id IN "
+                      "(SELECT max(id) FROM fetch_log GROUP BY watch_id) ORDER BY watch_id").fetchall()
+    assert [r[1] for r in rows] == ["not_modified"] * len(IDS)
+    assert sum(r[2] for r in rows) == 2  # each batch's request counted once, on one of its trials
+    assert db.execute("SELECT count(*) FROM source_health WHERE consecutive_failures = 0 AND alerted = 0"
+                      ).fetchone()[0] == len(IDS)
+
+
 def test_a_trial_missing_from_a_full_answer_is_asked_alone(tmp_path, capsys):
     with ReplayServer() as server:
         ct = CtgovStandin(server)

@@ -127,6 +127,40 @@ async def test_jobs_have_stable_ids_staggered_first_runs_and_follow_the_database
         await service.close()
 
 
+async def test_trial_watches_falling_due_together_are_checked_as_one_batch_and_stay_together(tmp_path, server):
+    """CT.gov trial watches are cheaper checked together: the first one due takes every watch of its kind due
+    within the horizon (one filter.ids request for all), and their next runs move together."""
+    from tests.support.ctgov_standin import CtgovStandin
+
+    ids = [f"NCT0998{n:04d}" for n in range(1, 13)]
+    CtgovStandin(server).put(*(study(nct, title=f"Trial {nct}", acronym=None) for nct in ids + ["NCT09990001"]))
+    watches = [{"id": f"t-{nct.lower()}", "kind": "ctgov", "trial": nct, "interval": "1h"} for nct in ids]
+    watches.append({"id": "lone-day", "kind": "ctgov", "trial": "NCT09990001", "interval": "1d"})
+    service = Service(config(tmp_path, server, watches), stdout=io.StringIO())
+    await service.open()
+    service.start()
+    try:
+        server.take_requests()
+        before = datetime.now(timezone.utc)
+        first = min(watches[:-1], key=lambda w: service.scheduler.get_job(f"check:{w['id']}").next_run_time)["id"]
+        await service._scheduled_check(first)
+        sent = server.take_requests()
+        assert [r.path for r in sent] == ["/ctgov/studies"]  # one batch for the twelve (and the 1-day one)
+        assert sorted(sent[0].query["filter.ids"][0].split("|")) == sorted(ids + ["NCT09990001"])
+        healths = {w["id"]: service.repo.health(w["id"]) for w in watches}
+        assert all(h.last_success is not None for h in healths.values())
+        for w in watches:
+            if w["id"] != first:
+                seconds = 86400 if w["id"] == "lone-day" else 3600
+                moved = (service.scheduler.get_job(f"check:{w['id']}").next_run_time - before).total_seconds()
+                assert seconds - 5 < moved <= seconds + 60, (w["id"], moved)
+        # The others are an interval away now: the same watch due again is checked alone.
+        await service._scheduled_check(first)
+        assert [r.path for r in server.take_requests()] == [f"/ctgov/studies/{first[2:].upper()}"]
+    finally:
+        await service.close()
+
+
 async def test_a_scheduled_check_delivers_and_shutdown_lets_it_finish(tmp_path, server):
     with DiscordStandIn(rate_limit=50, rate_window=1.0) as standin:
         cfg = config(tmp_path, server, [{"id": "resetme", "kind": "ctgov", "trial": "NCT09990001", "interval": "1s"}],

@@ -51,6 +51,8 @@ class _Cycle:
 
     health: dict[str, Health]
     sources: dict[str, Source] = field(default_factory=dict)
+    #: kind → the cycle's watches of that kind
+    planned: dict[str, list[WatchSpec]] = field(default_factory=dict)
     unchanged: list[tuple[str, FetchState, dict[str, Any]]] = field(default_factory=list)
 
 
@@ -108,9 +110,43 @@ class Checker:
             return report
 
         try:
-            return list(await asyncio.gather(*(one(w) for w in watches)))
+            settled = {} if dry_run else await self._settle(cycle)
+            reports: dict[str, WatchReport] = {}
+            for w in watches:
+                outcome = settled.get(w.id)
+                if outcome is not None and w.id not in reports:
+                    reports[w.id] = report = WatchReport(w.id, w.kind)
+                    self._record_unchanged(w, report, outcome, cycle.health[w.id], cycle, dry_run)
+                    if on_done:
+                        on_done(report)
+            rest = [w for w in watches if w.id not in reports]
+            for w, report in zip(rest, await asyncio.gather(*(one(w) for w in rest))):
+                reports.setdefault(w.id, report)
+            return [reports[w.id] for w in watches]
         finally:
             self.repo.save_unchanged(cycle.unchanged)
+
+    async def _settle(self, cycle: _Cycle) -> dict[str, FetchOutcome]:
+        """The watches whose outcome a source knew for its whole group at once (a CT.gov batch answer
+        without their trial: nothing changed): they need no task, request or parse of their own, so a
+        quiet cycle costs what its shared requests cost. Only quiet watches without an outstanding
+        ``source_error`` qualify (those need a ``source_recovered``); a source's failure here is
+        not reported here: its watches then run one by one and report it themselves."""
+        settled: dict[str, FetchOutcome] = {}
+        for kind, source in cycle.sources.items():
+            if is_url_kind(kind):  # a URL a person gave may need the private-address guard: one by one
+                continue
+            planned = [(w, cycle.health[w.id].state) for w in cycle.planned.get(kind, [])
+                       if not cycle.health[w.id].alerted and cycle.health[w.id].last_success is not None]
+            if not planned:
+                continue
+            try:
+                outcomes = await source.settle_cycle(planned, self.fetcher)
+            except Exception as exc:  # FetchError, ParseError, a bug: each watch meets it again on its own
+                log.debug("%s watches could not be settled together (%s); checking them one by one", kind, exc)
+                continue
+            settled.update((wid, o) for wid, o in outcomes.items() if o.not_modified)
+        return settled
 
     def _begin_cycle(self, watches: list[WatchSpec]) -> _Cycle:
         """Read every watch's health in one query, and make one source instance per kind, told about
@@ -119,6 +155,7 @@ class Checker:
         by_kind: dict[str, list[WatchSpec]] = {}
         for w in watches:
             by_kind.setdefault(w.kind, []).append(w)
+        cycle.planned = by_kind
         for kind, group in by_kind.items():
             try:
                 source = source_for(kind, self.cfg.base_urls, self.cfg.source_settings)
@@ -157,25 +194,11 @@ class Checker:
         baseline = health.last_success is None
         started = time.monotonic()
         outcome: FetchOutcome = await source.fetch(watch, self._fetcher_for(watch), health.state)
-        report.requests, report.bytes = outcome.requests, outcome.bytes
         report.duration_ms = int((time.monotonic() - started) * 1000)
-        status = f"HTTP {outcome.http_status}" if outcome.http_status else "fetched"
-        report.stage("fetch", f"{status}, {outcome.requests} request(s), {outcome.bytes} bytes"
-                     + "".join(f"; {n}" for n in outcome.notes))
-        now = self.now()
-        log_row = {"started_at": now, "duration_ms": report.duration_ms, "http_status": outcome.http_status,
-                   "requests": outcome.requests, "bytes": outcome.bytes}
         if outcome.not_modified or outcome.result is None:
-            report.status = "not_modified"
-            report.stage("parse", "skipped: not modified" + (" (304)" if outcome.http_status == 304 else ""))
-            if not dry_run and cycle is not None and not health.alerted:
-                # nothing to announce: written with the cycle's other quiet watches, in one transaction
-                cycle.unchanged.append((watch.id, outcome.state, {**log_row, "outcome": "not_modified"}))
-            elif not dry_run:
-                report.events = self.repo.save_check(
-                    watch, None, outcome.state, now=now, destinations=self.cfg.destinations(),
-                    fetch_log={**log_row, "outcome": "not_modified"}, health=health)
+            self._record_unchanged(watch, report, outcome, health, cycle, dry_run)
             return
+        now, log_row = self._fetched(report, outcome)
         result = outcome.result
         report.items = len(result.items)
         report.stage("parse", f"{len(result.items)} item(s)" + ("" if result.complete else " (incremental)"))
@@ -224,6 +247,33 @@ class Checker:
         followed = self._follow(source, watch, followable)
         if followed:
             report.stage("follow", f"now following {len(followed)} found item(s): {', '.join(followed)}")
+
+    def _fetched(self, report: WatchReport, outcome: FetchOutcome) -> tuple[str, dict[str, Any]]:
+        """The fetch stage of a report, and the check's time and fetch-log row."""
+        report.requests, report.bytes = outcome.requests, outcome.bytes
+        status = f"HTTP {outcome.http_status}" if outcome.http_status else "fetched"
+        report.stage("fetch", f"{status}, {outcome.requests} request(s), {outcome.bytes} bytes"
+                     + "".join(f"; {n}" for n in outcome.notes))
+        now = self.now()
+        return now, {"started_at": now, "duration_ms": report.duration_ms, "http_status": outcome.http_status,
+                     "requests": outcome.requests, "bytes": outcome.bytes}
+
+    def _record_unchanged(self, watch: WatchSpec, report: WatchReport, outcome: FetchOutcome, health: Health,
+                          cycle: _Cycle | None, dry_run: bool) -> None:
+        """A check that found nothing new: no parse, no diff; saved with the cycle's other quiet watches in
+        one transaction, or on its own when it ends an outstanding ``source_error`` (``source_recovered``)."""
+        now, log_row = self._fetched(report, outcome)
+        report.status = "not_modified"
+        report.stage("parse", "skipped: not modified" + (" (304)" if outcome.http_status == 304 else ""))
+        if dry_run:
+            return
+        log_row["outcome"] = "not_modified"
+        if cycle is not None and not health.alerted:
+            cycle.unchanged.append((watch.id, outcome.state, log_row))
+        else:
+            report.events = self.repo.save_check(watch, None, outcome.state, now=now,
+                                                 destinations=self.cfg.destinations(), fetch_log=log_row,
+                                                 health=health)
 
     def _trial_keys(self, source: Source, items: list[Item], stored: dict[str, dict[str, Any]], *,
                     write: bool) -> dict[str, str | None]:

@@ -11,6 +11,11 @@ Scheduling, per watch: job id ``check:{watch_id}``, ``IntervalTrigger(seconds=in
 ≈ the interval (a busy loop delays a check rather than dropping it). First runs are staggered by a
 deterministic offset per watch within ``min(interval, STAGGER_CAP_S)`` so a restart does not fire
 every watch at once, and a watch checked recently waits for its turn instead of being re-fetched.
+Kinds that are cheaper checked together (``Source.checks_in_groups``: CT.gov's batched trials) are the
+exception: when one such watch falls due, every enabled watch of its kind due within
+:data:`GROUP_HORIZON_S` is checked with it as one cycle (one ``filter.ids`` request for hundreds of
+trials, the quiet ones settled at once) and their next runs move to one interval from now, so the
+group stays together from then on.
 
 One service per database: an exclusive ``flock`` on ``<db>.lock``; a second ``trialwatch run`` on the
 same database exits 2. SIGINT/SIGTERM stop it cleanly: the scheduler stops, in-flight checks get a
@@ -50,6 +55,8 @@ STAGGER_CAP_S = 120  # first runs spread over at most this many seconds
 DELIVERY_PERIOD_S = 5.0  # the delivery worker drains the outbox at least this often
 SHUTDOWN_GRACE_S = 5.0  # in-flight checks get this long to finish on SIGTERM
 SHUTDOWN_DELIVERY_S = 5.0  # and the last delivery round this long
+#: a watch of a kind checked in groups joins a group check that fires up to this long before its own turn
+GROUP_HORIZON_S = STAGGER_CAP_S
 
 
 # ------------------------------------------------------------------------------------ scheduling
@@ -76,6 +83,17 @@ def first_run_at(watch_id: str, interval_s: int, now: datetime, last_check: str 
         if due > earliest:
             return min(due, now + timedelta(seconds=interval_s))
     return earliest
+
+
+def _checks_in_groups(kind: str) -> bool:
+    """Whether the service checks watches of ``kind`` together (an unknown kind: one by one, to report it)."""
+    from scrapers.kinds import source_class
+    from scrapers.records import UnsupportedWatch
+
+    try:
+        return source_class(kind).checks_in_groups
+    except UnsupportedWatch:
+        return False
 
 
 def backoff_delay(interval_s: int, failures: int, max_backoff_s: int) -> int:
@@ -203,14 +221,18 @@ class Service:
         assert self.checker is not None and self._gate is not None
         async with self._lock_for(watch.id), self._gate:
             report = await self.checker.check_watch(watch)
+        self._log_report(report)
+        return report
+
+    @staticmethod
+    def _log_report(report: WatchReport) -> None:
         if report.failed:
-            log.warning("watch %s failed: %s", watch.id, report.error)
+            log.warning("watch %s failed: %s", report.watch, report.error)
         elif report.status == "unsupported":
-            log.warning("watch %s: %s", watch.id, report.error)
+            log.warning("watch %s: %s", report.watch, report.error)
         else:  # a quiet check is not worth a line at INFO (a 1-minute watch would flood the log)
             log.log(logging.INFO if report.events else logging.DEBUG, "checked %s: %s, %d new event(s)",
-                    watch.id, report.status, len(report.events))
-        return report
+                    report.watch, report.status, len(report.events))
 
     def _tracked(self, watch: WatchSpec) -> asyncio.Task[WatchReport]:
         task = asyncio.ensure_future(self._check_one(watch))
@@ -226,10 +248,54 @@ class Service:
         if watch is None or not watch.enabled:
             self._remove_job(watch_id)
             return
+        if _checks_in_groups(watch.kind):
+            await self._scheduled_group(watch)
+            return
         # Shielded: a scheduler shutdown cancels this wrapper, not the check (close() waits for it).
         report = await asyncio.shield(self._tracked(watch))
         self.kick_delivery()
         self._back_off(watch, report)
+
+    async def _scheduled_group(self, watch: WatchSpec) -> None:
+        """``watch`` fell due and its kind is cheaper checked together: check it with every enabled watch
+        of its kind due within :data:`GROUP_HORIZON_S` (and not being checked right now) as one cycle,
+        then move their next runs to one interval from now, so the group falls due together again."""
+        now = datetime.now(timezone.utc)
+        horizon = now + timedelta(seconds=GROUP_HORIZON_S)
+        jobs = self._check_jobs()
+        group = [watch] + [
+            w for w in self.repo.list_watches(enabled_only=True, kind=watch.kind)
+            if w.id != watch.id and w.id in jobs and jobs[w.id].next_run_time is not None
+            and jobs[w.id].next_run_time <= horizon and not self._lock_for(w.id).locked()]
+        for member in group[1:]:  # moved first: a member's own turn must not fire while the group runs
+            jobs[member.id].modify(next_run_time=now + timedelta(seconds=member.interval_s))
+        reports = await asyncio.shield(self._tracked_group(group))
+        self.kick_delivery()
+        for member, report in zip(group, reports):
+            self._back_off(member, report)
+
+    def _tracked_group(self, group: list[WatchSpec]) -> "asyncio.Future[list[WatchReport]]":
+        task = asyncio.ensure_future(self._check_group(group))
+        self._inflight.add(task)  # type: ignore[arg-type]  # close() waits for any in-flight check
+        task.add_done_callback(self._inflight.discard)  # type: ignore[arg-type]
+        return task
+
+    async def _check_group(self, group: list[WatchSpec]) -> list[WatchReport]:
+        """One cycle over ``group`` (each watch locked, as a single check is; one slot of the service's gate:
+        the cycle has its own concurrency limit)."""
+        assert self.checker is not None and self._gate is not None
+        locks = [self._lock_for(wid) for wid in sorted({w.id for w in group})]  # one order: no deadlock
+        for lock in locks:
+            await lock.acquire()
+        try:
+            async with self._gate:
+                reports = await self.checker.check_all(group)
+        finally:
+            for lock in locks:
+                lock.release()
+        for report in reports:
+            self._log_report(report)
+        return reports
 
     def _back_off(self, watch: WatchSpec, report: WatchReport) -> None:
         """After a failure, push the watch's next run out by the capped exponential backoff; after a

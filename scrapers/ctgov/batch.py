@@ -174,10 +174,7 @@ class TrialBatcher:
     async def fetch(self, nct: str, fetcher: "Fetcher", state: FetchState) -> FetchOutcome | None:
         """This trial's outcome from its batch; None when a full answer lacks it (ask it alone)."""
         batch = self._by_id[nct]
-        key = id(batch)
-        if not self._tasks:  # the first trial fetched starts every batch: the fetcher's limits pace them
-            self._tasks = {id(b): asyncio.ensure_future(self._send(b, fetcher)) for b in self.batches}
-        task = self._tasks[key]
+        task = self._start(fetcher)[id(batch)]
         try:
             answer = await asyncio.shield(task)
         except FetchError as exc:
@@ -185,6 +182,40 @@ class TrialBatcher:
                              status=exc.status, retry_after=exc.retry_after) from None
         except ParseError as exc:
             raise ParseError(f"{_batch_words(batch)} failed: {exc}") from None
+        return self._outcome(batch, answer, nct, state)
+
+    async def settle(self, planned: list[tuple[str, str, FetchState]],
+                     fetcher: "Fetcher") -> dict[str, FetchOutcome]:
+        """Every batch answered, then ``(watch id, NCT id, state)`` → "not modified" for each trial its
+        incremental answer left out: a quiet cycle needs no per-trial work. Trials that were in an answer,
+        failed, or whose batch failed are left to :meth:`fetch` (which reports them)."""
+        tasks = self._start(fetcher)
+        await asyncio.gather(*(asyncio.shield(t) for t in tasks.values()), return_exceptions=True)
+        settled: dict[str, FetchOutcome] = {}
+        for watch_id, nct, state in planned:
+            batch = self._by_id.get(nct)
+            if batch is None or batch.since is None:
+                continue
+            task = tasks[id(batch)]
+            if task.cancelled() or task.exception() is not None:
+                continue
+            answer = task.result()
+            if nct in answer.items or nct in answer.errors:
+                continue
+            outcome = self._outcome(batch, answer, nct, state)
+            if outcome is not None:
+                settled[watch_id] = outcome
+        return settled
+
+    def _start(self, fetcher: "Fetcher") -> dict[int, "asyncio.Task[_Answer]"]:
+        """The batches' requests, started together on first use (the fetcher's limits pace them)."""
+        if not self._tasks:
+            self._tasks = {id(b): asyncio.ensure_future(self._send(b, fetcher)) for b in self.batches}
+        return self._tasks
+
+    def _outcome(self, batch: Batch, answer: "_Answer", nct: str, state: FetchState) -> FetchOutcome | None:
+        """One trial's outcome from its batch's answer (None: a full answer lacks it, ask it alone)."""
+        key = id(batch)
         carrier = key not in self._carried
         self._carried.add(key)
         requests, size = (answer.requests, answer.bytes) if carrier else (0, 0)

@@ -143,6 +143,8 @@ class CtgovSource(Source):
             return {"params": dict(parse_qsl(target, keep_blank_values=False))}
         return {"trial": target.upper()}
 
+    checks_in_groups = True  # single-trial watches share filter.ids batches
+
     def __init__(self, base_url: str | None = None, settings: dict[str, Any] | None = None) -> None:
         super().__init__(base_url, settings)
         self._batcher: TrialBatcher | None = None
@@ -169,6 +171,20 @@ class CtgovSource(Source):
                 continue  # reported by its own fetch
         batches = plan_batches(self.base_url, trials, fields=FIELDS_PARAM, overlap_days=OVERLAP_DAYS)
         self._batcher = TrialBatcher(self.base_url, batches, fields=FIELDS_PARAM) if batches else None
+
+    async def settle_cycle(self, planned: list[tuple[WatchSpec, FetchState]],
+                           fetcher: "Fetcher") -> dict[str, FetchOutcome]:
+        """The single-trial watches whose batch answer did not mention their trial: not modified."""
+        if self._batcher is None:
+            return {}
+        trials = []
+        for watch, state in planned:
+            try:
+                if "trial" in watch.keys:
+                    trials.append((watch.id, _trial_key(watch.keys), state))
+            except UnsupportedWatch:
+                continue  # its own fetch says why
+        return await self._batcher.settle(trials, fetcher)
 
     def parse(self, body: bytes, url: str | None = None) -> ParseResult:
         return parse(body, url)
