@@ -22,10 +22,14 @@ async def serve(config: str) -> None:
     from bot.engine.pipeline import Checker
     from scrapers.http.fetcher import Fetcher
 
+    from bot.engine.gc_tuning import collect_less_often, freeze_what_is_loaded
+
     cfg = load_config(config)
     repo = open_repo(cfg)
     sync_config_watches(repo, cfg)
     watches = repo.list_watches(enabled_only=True)
+    collect_less_often()  # as trialwatch run does (Service.open)
+    freeze_what_is_loaded()
     async with Fetcher(cfg.http) as fetcher:
         checker = Checker(cfg, repo, fetcher)
         print(json.dumps({"ready": len(watches)}), flush=True)

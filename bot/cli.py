@@ -97,6 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bot.lean_imports import import_lean_libraries
 
     import_lean_libraries()  # the one call, before anything below imports httpx or sqlite-utils
+    from bot.engine.gc_tuning import collect_less_often
+
+    collect_less_often()  # thousands of watches: the collector's full passes would cost more than the checks
     import sqlite3
 
     from bot import commands

@@ -112,11 +112,12 @@ class Checker:
         try:
             settled = {} if dry_run else await self._settle(cycle)
             reports: dict[str, WatchReport] = {}
+            now = self.now()  # one time for the watches settled together
             for w in watches:
                 outcome = settled.get(w.id)
                 if outcome is not None and w.id not in reports:
                     reports[w.id] = report = WatchReport(w.id, w.kind)
-                    self._record_unchanged(w, report, outcome, cycle.health[w.id], cycle, dry_run)
+                    self._record_unchanged(w, report, outcome, cycle.health[w.id], cycle, dry_run, now=now)
                     if on_done:
                         on_done(report)
             rest = [w for w in watches if w.id not in reports]
@@ -248,21 +249,22 @@ class Checker:
         if followed:
             report.stage("follow", f"now following {len(followed)} found item(s): {', '.join(followed)}")
 
-    def _fetched(self, report: WatchReport, outcome: FetchOutcome) -> tuple[str, dict[str, Any]]:
-        """The fetch stage of a report, and the check's time and fetch-log row."""
+    def _fetched(self, report: WatchReport, outcome: FetchOutcome,
+                 now: str | None = None) -> tuple[str, dict[str, Any]]:
+        """The fetch stage of a report, and the check's time (``now``, else the clock's) and fetch-log row."""
         report.requests, report.bytes = outcome.requests, outcome.bytes
         status = f"HTTP {outcome.http_status}" if outcome.http_status else "fetched"
         report.stage("fetch", f"{status}, {outcome.requests} request(s), {outcome.bytes} bytes"
                      + "".join(f"; {n}" for n in outcome.notes))
-        now = self.now()
+        now = now or self.now()
         return now, {"started_at": now, "duration_ms": report.duration_ms, "http_status": outcome.http_status,
                      "requests": outcome.requests, "bytes": outcome.bytes}
 
     def _record_unchanged(self, watch: WatchSpec, report: WatchReport, outcome: FetchOutcome, health: Health,
-                          cycle: _Cycle | None, dry_run: bool) -> None:
+                          cycle: _Cycle | None, dry_run: bool, *, now: str | None = None) -> None:
         """A check that found nothing new: no parse, no diff; saved with the cycle's other quiet watches in
         one transaction, or on its own when it ends an outstanding ``source_error`` (``source_recovered``)."""
-        now, log_row = self._fetched(report, outcome)
+        now, log_row = self._fetched(report, outcome, now)
         report.status = "not_modified"
         report.stage("parse", "skipped: not modified" + (" (304)" if outcome.http_status == 304 else ""))
         if dry_run:

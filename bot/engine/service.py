@@ -152,8 +152,12 @@ class Service:
     async def open(self) -> "Service":
         from bot.app import build_notifiers, open_repo, sync_config_watches
 
+        from bot.engine.gc_tuning import collect_less_often, freeze_what_is_loaded
+
         self.repo = open_repo(self.cfg)
         sync_config_watches(self.repo, self.cfg)
+        collect_less_often()
+        freeze_what_is_loaded()  # modules and configuration stay for the life of the service
         self.fetcher = Fetcher(self.cfg.http)
         self.checker = Checker(self.cfg, self.repo, self.fetcher)
         self.notifiers = build_notifiers(self.cfg, repo=self.repo, stream=self.stdout, client=self.bot)

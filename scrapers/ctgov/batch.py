@@ -166,6 +166,7 @@ class TrialBatcher:
         self._by_id = {nct: batch for batch in batches for nct in batch.ids}
         self._tasks: dict[int, asyncio.Task[_Answer]] = {}
         self._carried: set[int] = set()
+        self._notes: dict[tuple[int, bool], list[str]] = {}
         self.today = datetime.now(timezone.utc).date().isoformat()  # the cycle's date (UTC, like CT.gov's)
 
     def covers(self, nct: str) -> bool:
@@ -224,20 +225,31 @@ class TrialBatcher:
         # "since": this check's date, for the trial it was about (a watch pointed elsewhere starts in full)
         cursor = {**state.cursor, "since": self.today, "trial": nct}
         new_state = FetchState(validators={}, cursor=cursor)
-        shared = (f"batched: {len(batch.ids)} trials in {answer.requests} request(s)"
-                  + ("" if carrier else " (counted on the first trial of the batch)"))
         item = answer.items.get(nct)
         if item is None:
             if batch.since is None:
                 return None
             return FetchOutcome.unchanged(new_state, requests=requests, bytes=size, http_status=answer.status,
-                                          notes=[shared, f"not updated since {batch.since.isoformat()} "
-                                               "(absent from the incremental answer)"])
-        notes = [shared]
+                                          notes=self._quiet_notes(batch, answer, carrier))
+        notes = [self._shared_note(batch, answer, carrier)]
         if nct in answer.aliases:
             notes.append(f"{nct} is now served as {answer.aliases[nct]} (an NCT alias)")
         return FetchOutcome(result=ParseResult(items=[item], complete=True), state=new_state, requests=requests,
                             bytes=size, http_status=answer.status, notes=notes)
+
+    @staticmethod
+    def _shared_note(batch: Batch, answer: "_Answer", carrier: bool) -> str:
+        return (f"batched: {len(batch.ids)} trials in {answer.requests} request(s)"
+                + ("" if carrier else " (counted on the first trial of the batch)"))
+
+    def _quiet_notes(self, batch: Batch, answer: "_Answer", carrier: bool) -> list[str]:
+        """The notes of every quiet trial of a batch: the same words for hundreds of trials, made once."""
+        key = (id(batch), carrier)
+        if key not in self._notes:
+            self._notes[key] = [self._shared_note(batch, answer, carrier),
+                                f"not updated since {batch.since.isoformat() if batch.since else '?'} "
+                                "(absent from the incremental answer)"]
+        return self._notes[key]
 
     async def _send(self, batch: Batch, fetcher: "Fetcher") -> _Answer:
         """All pages of one batch request, mapped back to the ids asked for."""
