@@ -310,8 +310,8 @@ class Fetcher:
                  clock: Callable[[], float] | None = None,
                  sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
         self.settings = settings or HttpSettings()
-        #: the politeness clock and its sleep (the event loop's by default; tests inject their own, so a
-        #: spacing is checked exactly instead of on a busy machine's real clock)
+        #: the politeness clock and its sleep, used for spacing and for retry waits (the event loop's by default;
+        #: tests inject their own, so a spacing or a wait is checked exactly instead of on a busy machine's clock)
         self._now = clock or (lambda: asyncio.get_running_loop().time())
         self._sleep = sleep or asyncio.sleep
         self.stats = FetchStats()
@@ -655,7 +655,7 @@ class Fetcher:
         self.stats.retries += 1
         log.warning("%s; retry %d of %d in %.1f s", why, attempt, self.settings.max_retries, delay)
         if delay > 0:
-            await asyncio.sleep(delay)
+            await self._sleep(delay)  # the injected sleep: a test checks a wait (Retry-After, a reset) exactly
 
     @staticmethod
     def _gave_up(exc: _Retryable, url: str, attempts: int) -> FetchError:
