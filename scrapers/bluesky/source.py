@@ -23,7 +23,7 @@ per 5 minutes per IP address, and ``createSession`` 30 per 5 minutes and 300 a d
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -80,10 +80,6 @@ def watch_target(keys: dict[str, Any]) -> tuple[str | None, str | None]:
         return None, query.strip()
     raise UnsupportedWatch("bluesky watch needs actor = \"name.bsky.social\" (an account's posts) or "
                            "query = \"…\" (a search)")
-
-
-def _iso(when: datetime) -> str:
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _minus_overlap(stamp: str | None) -> str | None:
@@ -215,7 +211,7 @@ class _Reader:
             url = f"{self.session.auth_base}/xrpc/app.bsky.feed.searchPosts"
             params = {"q": query, "sort": "latest", "limit": str(SEARCH_PAGE)}
             if since:
-                params["since"] = since
+                params["since"] = since[:23] + "Z"  # the sortable form, to milliseconds: 2026-03-03T09:05:00.000Z
         else:
             url = f"{self.source.base_url}/xrpc/app.bsky.feed.getAuthorFeed"
             params = {"actor": str(actor), "limit": str(FEED_PAGE)}
