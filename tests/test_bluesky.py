@@ -302,3 +302,32 @@ def test_no_secret_reaches_logs_events_or_explain(bluesky, server, tmp_path, cap
     for secret in [PASSWORD, *bluesky.issued]:
         assert secret not in seen
         assert secret.encode() not in database
+
+
+def test_a_post_that_only_moved_up_into_the_first_page_is_not_news(bluesky, server, tmp_path, capsys) -> None:
+    """The first check reads one page; a deletion there moves an older post, never read, into it: history."""
+    posts = [bluesky.post(f"Post {n}") for n in range(FEED_PAGE + 3)]
+    cfg = actor_config(tmp_path, server)
+    assert run_check(cfg, capsys) == (0, [])
+    bluesky.delete(posts[-1])
+    assert run_check(cfg, capsys) == (0, [])
+    repo = Repo(connect(tmp_path / "tw.db"))
+    assert posts[2]["uri"] not in repo.load_items("bsky-ida")  # the post that moved up is not even recorded
+    fresh = bluesky.post("Really new")
+    code, events = run_check(cfg, capsys)
+    assert (code, [e["url"].rsplit("/", 1)[1] for e in events]) == (0, [fresh["uri"].rsplit("/", 1)[1]])
+
+
+def test_which_failures_renew_the_session() -> None:
+    from scrapers.bluesky.session import is_expired
+    from scrapers.http.errors import FetchError
+
+    def failed(status: int, body: bytes = b"", kind: str = "http_status") -> FetchError:
+        return FetchError(kind, "x", status=status, body=body)
+
+    assert is_expired(failed(400, b'{"error":"ExpiredToken","message":"Token has expired"}'))
+    assert is_expired(failed(400, b'{"error":"InvalidToken","message":"Token could not be verified"}'))
+    assert is_expired(failed(401, b'{"error":"AuthMissing"}'))
+    assert not is_expired(failed(400, b'{"error":"BadQueryString","message":"Bad query"}'))  # a bad search stays one
+    assert not is_expired(failed(400, b"<html>Bad Request</html>"))
+    assert not is_expired(failed(429, kind="rate_limited"))
