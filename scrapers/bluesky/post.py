@@ -229,7 +229,7 @@ def _page_meta(url: str | None, data: dict[str, Any]) -> dict[str, Any]:
     query = parse_qs(urlsplit(url).query) if url else {}
     if "q" in query:
         q = query["q"][0]
-        return {"id": f"bluesky-search:{q}", "title": f"Bluesky search “{q}”"}
+        return {"id": f"bluesky-search:{q}", "title": f"Bluesky search: {q}"}
     actor = (query.get("actor") or [None])[0]
     if actor:
         return {"id": f"bluesky:{actor}", "title": f"@{actor} on Bluesky"}
