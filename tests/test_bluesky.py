@@ -7,7 +7,6 @@ figures in English and Norwegian, and secrets that never reach logs, events or `
 from __future__ import annotations
 
 import json
-import textwrap
 
 import pytest
 
