@@ -113,7 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"trialwatch: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     setup_logging(-1 if args.quiet else args.verbose,
-                  secrets=[s for s in (cfg.discord.webhook_url, cfg.discord.token) if s])
+                  secrets=[s for s in (cfg.discord.webhook_url, cfg.discord.token) if s]
+                  + [v for table in cfg.source_settings.values() for k, v in table.items()
+                     if isinstance(v, str) and any(w in k for w in ("password", "secret", "token"))])
     from bot.engine.config import CONFIG_NOTES
 
     for note in CONFIG_NOTES:  # an unset secret turns its destination off; a short interval is impolite

@@ -26,6 +26,8 @@ KINDS: dict[str, str] = {
     "europepmc": "scrapers.papers.europepmc:EuropePmcSource",
     "pubmed": "scrapers.papers.pubmed:PubmedSource",
     "feed": "scrapers.feed:FeedSource",
+    "mastodon": "scrapers.mastodon.source:MastodonSource",
+    "bluesky": "scrapers.bluesky.source:BlueskySource",
 }
 
 

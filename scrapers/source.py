@@ -96,6 +96,12 @@ class Source:
     def validate(self, keys: dict[str, Any]) -> None:
         """Raise :class:`UnsupportedWatch` (naming the key) when a watch's keys make no sense."""
 
+    @classmethod
+    def check_settings(cls, keys: dict[str, Any], settings: dict[str, Any]) -> None:
+        """Raise :class:`UnsupportedWatch` when a watch needs ``[sources.KIND]`` settings that are missing
+        (a search that needs an account's credentials), naming the keys and the environment variables.
+        Called when the config is read, so a config watch fails at once as a configuration error."""
+
     def begin_cycle(self, planned: list[tuple[WatchSpec, FetchState]]) -> None:
         """Called once before a check cycle, on the one instance that will fetch all of them, with
         every watch of this kind about to be checked and its stored state. A source that can serve

@@ -348,12 +348,27 @@ def config_from_dict(raw: dict[str, Any], *, source: str = "<dict>", env: dict[s
         if not isinstance(table, dict):
             raise ConfigError(f"{where}: must be a table")
         spec = watch_from_table(table, where)
+        _check_source_settings(spec, cfg, where)
         if spec.id in seen:
             raise ConfigError(f"{where}.id: duplicate watch id {spec.id!r}")
         seen.add(spec.id)
         cfg.watches.append(spec)
     cfg.trials = trials_from_tables(_take(raw, "trial", list, source, []), source)
     return cfg
+
+
+def _check_source_settings(spec: WatchSpec, cfg: Config, where: str) -> None:
+    """An enabled watch whose kind needs ``[sources.KIND]`` settings (credentials) that are not there is a
+    configuration error now, not a failing check later."""
+    from scrapers.kinds import source_class
+    from scrapers.records import UnsupportedWatch
+
+    if not spec.enabled:
+        return
+    try:
+        source_class(spec.kind).check_settings(spec.keys, cfg.source_settings.get(spec.kind, {}))
+    except UnsupportedWatch as exc:
+        raise ConfigError(f"{where} (id {spec.id!r}): {exc}") from None
 
 
 TRIAL_KEYS = {"key", "labels", "title", "acronym", "enrolled", "target", "completed", "as_of", "evidence", "source_url",

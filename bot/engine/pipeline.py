@@ -176,7 +176,7 @@ class Checker:
         try:
             await self._check(watch, report, dry_run, cycle)
         except Exception as exc:  # one watch's failure never stops the others
-            if not isinstance(exc, (FetchError, ParseError)):
+            if not isinstance(exc, (FetchError, ParseError, UnsupportedWatch)):  # a watch's keys a source refused
                 log.exception("unexpected error while checking %s", watch.id)
             report.duration_ms = int((time.monotonic() - started) * 1000)
             self._fail(watch, report, describe(exc), dry_run)

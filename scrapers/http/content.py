@@ -107,6 +107,41 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, seconds)
 
 
+#: rate-limit reset headers a 429 may carry instead of Retry-After: Bluesky's ``ratelimit-reset`` (Unix time),
+#: Mastodon's ``X-RateLimit-Reset`` (an ISO 8601 time), others' delta-seconds in either name
+_RESET_HEADERS = ("ratelimit-reset", "x-ratelimit-reset")
+#: a reset value at least this large is a Unix time, not a number of seconds to wait (2001-09-09)
+_EPOCH_FLOOR = 1_000_000_000
+
+
+def parse_rate_limit_reset(headers: httpx.Headers | dict[str, str], *, now: datetime | None = None) -> float | None:
+    """Seconds until a rate limit resets, from the headers services send with a 429 instead of ``Retry-After``:
+    an ISO 8601 time (Mastodon: ``X-RateLimit-Reset: 2026-11-26T05:00:00.000000Z``), a Unix time (Bluesky:
+    ``ratelimit-reset: 1795669200``) or delta-seconds. None if absent or unreadable; a time in the past means 0."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    now = now or datetime.now(timezone.utc)
+    for name in _RESET_HEADERS:
+        text = (lowered.get(name) or "").strip()
+        if not text:
+            continue
+        try:
+            number = float(text)
+        except ValueError:
+            try:
+                when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=timezone.utc)
+            seconds = (when - now).total_seconds()
+        else:
+            if not math.isfinite(number):
+                continue
+            seconds = number - now.timestamp() if number >= _EPOCH_FLOOR else number
+        return max(0.0, seconds)
+    return None
+
+
 def _media_type(headers: httpx.Headers) -> str:
     return headers.get("content-type", "").split(";")[0].strip().lower()
 

@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-from scrapers.records import ParseError
+from scrapers.records import ParseError, UnsupportedWatch
 
 FETCH_ERROR_KINDS = frozenset(
     {"timeout", "connect", "http_status", "rate_limited", "too_large", "content_type", "challenge", "invalid_url"}
@@ -54,6 +54,7 @@ class FetchError(Exception):
         url: str = "",
         status: int | None = None,
         retry_after: float | None = None,
+        body: bytes = b"",
     ) -> None:
         if kind not in FETCH_ERROR_KINDS:
             raise ValueError(f"unknown FetchError kind {kind!r}; expected one of {sorted(FETCH_ERROR_KINDS)}")
@@ -63,6 +64,8 @@ class FetchError(Exception):
         self.url = redact_url(url) if url else ""
         self.status = status
         self.retry_after = retry_after
+        #: the start of an error response's body (never part of the message): an API's own error code
+        self.body = body
 
     def __str__(self) -> str:
         return self.message
@@ -103,7 +106,7 @@ def site_name(url: str) -> str:
 
 def describe(exc: BaseException) -> str:
     """One line a person can read for any failure of a check; URLs in it are redacted."""
-    if isinstance(exc, (FetchError, ParseError)):
+    if isinstance(exc, (FetchError, ParseError, UnsupportedWatch)):
         text = str(exc)
     elif isinstance(exc, httpx.HTTPStatusError):
         resp = exc.response

@@ -50,6 +50,7 @@ from scrapers.http.content import (
     Response,
     content_problem,
     is_challenge,
+    parse_rate_limit_reset,
     parse_retry_after,
 )
 from scrapers.http.decoding import UnsupportedCoding, accept_encoding, decoder_for
@@ -83,6 +84,8 @@ _ACCEPT = {
 
 #: Error bodies are only read to recognise challenge pages; no need to hold more than this.
 _ERROR_BODY_LIMIT = 128 * 1024
+#: How much of an error body a FetchError keeps for the caller (an API's error code: XRPC's ``ExpiredToken``).
+_ERROR_DETAIL_BYTES = 4096
 #: A whole attempt (connect + headers + body) may take at most this many ``timeout_s``: httpx's
 #: timeouts are per read, so a server trickling one byte at a time would otherwise never time out.
 _TOTAL_TIMEOUT_FACTOR = 3
@@ -307,8 +310,8 @@ class Fetcher:
                  clock: Callable[[], float] | None = None,
                  sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
         self.settings = settings or HttpSettings()
-        #: the politeness clock and its sleep (the event loop's by default; tests inject their own, so a
-        #: spacing is checked exactly instead of on a busy machine's real clock)
+        #: the politeness clock and its sleep, used for spacing and for retry waits (the event loop's by default;
+        #: tests inject their own, so a spacing or a wait is checked exactly instead of on a busy machine's clock)
         self._now = clock or (lambda: asyncio.get_running_loop().time())
         self._sleep = sleep or asyncio.sleep
         self.stats = FetchStats()
@@ -457,6 +460,8 @@ class Fetcher:
         status, site = raw.status, site_name(url)
         reason = httpx.codes.get_reason_phrase(status)
         retry_after = parse_retry_after(raw.headers.get("retry-after"))
+        if retry_after is None and status == 429:  # Mastodon and Bluesky say when their limit resets instead
+            retry_after = parse_rate_limit_reset(raw.headers)
         limit = self.settings.max_retry_after_s
         if retry_after is not None and retry_after > limit:
             raise FetchError(
@@ -496,7 +501,8 @@ class Fetcher:
         if 300 <= status < 400:
             message = f"{site} redirected (HTTP {status}) without a usable Location"
             raise FetchError("http_status", message, url=url, status=status)
-        raise FetchError("http_status", status_message(status, site), url=url, status=status)
+        raise FetchError("http_status", status_message(status, site), url=url, status=status,
+                         body=raw.body[:_ERROR_DETAIL_BYTES])
 
     # -- one attempt ----------------------------------------------------------------------------
 
@@ -649,7 +655,7 @@ class Fetcher:
         self.stats.retries += 1
         log.warning("%s; retry %d of %d in %.1f s", why, attempt, self.settings.max_retries, delay)
         if delay > 0:
-            await asyncio.sleep(delay)
+            await self._sleep(delay)  # the injected sleep: a test checks a wait (Retry-After, a reset) exactly
 
     @staticmethod
     def _gave_up(exc: _Retryable, url: str, attempts: int) -> FetchError:

@@ -1,0 +1,202 @@
+"""Mastodon statuses (the API's JSON ``Status`` entities) → post items. Pure.
+
+One status becomes one ``post`` item:
+
+* **key**: the status's ``uri``, its identity across the fediverse (the ``id`` is only the instance's row);
+* **a boost** (``reblog`` not null) is read as the status it boosts, under that status's ``uri``: a boosted
+  status is one post, shown once — the first time a watch sees it, directly or through a boost — and a
+  later boost of it (or the original after its boost) is the same item, never a second post;
+* **text**: the ``content`` HTML as plain text (:func:`scrapers.markup.html_to_text`; Mastodon's
+  shortened-link spans come out as the whole URL); a deleted status's ``text`` when ``content`` is empty;
+* **title**: the ``spoiler_text`` (a content warning or a subject line shown before the collapsed text),
+  read for enrollment figures like the text;
+* ``lang`` (``language``), ``edited`` (``edited_at``: an edit is kept in field history, never news),
+  ``reply_to`` and ``quote_of`` (the web address of the status answered or quoted, Mastodon ≥ 4.4 quotes),
+  ``links`` (the content's links other than mentions and hashtags, and the preview card's),
+  ``platform`` ("mastodon") and ``community`` (the instance the watch reads).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+from lxml import html as lxml_html
+
+from scrapers.json_body import json_type_name, loads_json
+from scrapers.markup import html_to_line, html_to_text
+from scrapers.records import Item, ParseError, ParseResult
+
+__all__ = ["instance_of", "parse_statuses", "status_item", "status_order"]
+
+
+def instance_of(url: str | None) -> str | None:
+    """``https://host`` of a URL (the instance an API URL belongs to), or None."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+
+
+def iso_utc(value: Any) -> str | None:
+    """An API datetime (``2019-12-08T03:48:33.901Z``) → ``2019-12-08T03:48:33Z``; None when unreadable."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def status_order(status_id: Any) -> tuple[int, str]:
+    """Sort key of a status id: ids are integers cast to strings (not guaranteed), so by length, then text."""
+    text = str(status_id)
+    return (len(text), text) if text.isdigit() else (0, text)
+
+
+def _handle(account: dict[str, Any], host: str | None) -> str | None:
+    """``user@domain``: ``acct`` is the bare username for the instance's own accounts."""
+    acct = account.get("acct") or account.get("username")
+    if not isinstance(acct, str) or not acct:
+        return None
+    return acct if "@" in acct or not host else f"{acct}@{host}"
+
+
+def _author(account: Any, host: str | None) -> str | None:
+    if not isinstance(account, dict):
+        return None
+    handle = _handle(account, host)
+    name = html_to_line(account.get("display_name") or "") if isinstance(account.get("display_name"), str) else ""
+    if name and handle:
+        return f"{name} (@{handle})"
+    return name or (f"@{handle}" if handle else None)
+
+
+def _status_page(instance: str | None, acct: Any, status_id: Any) -> str | None:
+    """The instance's web page of a status it knows by id: ``/@acct/id`` when the author is known, else
+    the API address of the status (the web route needs the author)."""
+    if not instance or not isinstance(status_id, (str, int)) or not str(status_id):
+        return None
+    if isinstance(acct, str) and acct:
+        return f"{instance}/@{acct}/{status_id}"
+    return f"{instance}/api/v1/statuses/{status_id}"
+
+
+def _reply_to(status: dict[str, Any], instance: str | None) -> str | None:
+    reply_id = status.get("in_reply_to_id")
+    if not reply_id:
+        return None
+    to_account = status.get("in_reply_to_account_id")
+    author = status.get("account") if isinstance(status.get("account"), dict) else {}
+    acct = author.get("acct") if to_account and to_account == author.get("id") else None
+    for mention in status.get("mentions") or []:
+        if acct is None and isinstance(mention, dict) and mention.get("id") == to_account:
+            acct = mention.get("acct")
+    return _status_page(instance, acct, reply_id)
+
+
+def _quote_of(status: dict[str, Any], instance: str | None) -> str | None:
+    """The quoted status's address (Mastodon ≥ 4.4 ``quote``: a Quote, or a ShallowQuote with only its id)."""
+    quote = status.get("quote")
+    if not isinstance(quote, dict):
+        return None
+    quoted = quote.get("quoted_status")
+    if isinstance(quoted, dict):
+        return quoted.get("url") or quoted.get("uri") or None
+    return _status_page(instance, None, quote.get("quoted_status_id"))
+
+
+def _links(content: str, card: Any) -> list[str]:
+    """Links in the content other than mentions and hashtags (Mastodon marks both with class "mention"),
+    then the preview card's, each once, in order."""
+    found: list[str] = []
+    if "<a" in content:
+        try:
+            root = lxml_html.fragment_fromstring(content, create_parent="div")
+        except (ValueError, lxml_html.etree.ParserError):
+            root = None
+        for anchor in root.iter("a") if root is not None else ():
+            href = anchor.get("href") or ""
+            classes = (anchor.get("class") or "").split()
+            if href.startswith(("http://", "https://")) and "mention" not in classes and "hashtag" not in classes:
+                found.append(href)
+    if isinstance(card, dict) and isinstance(card.get("url"), str) and card["url"].startswith(("http://", "https://")):
+        found.append(card["url"])
+    return list(dict.fromkeys(found))
+
+
+def status_item(status: dict[str, Any], instance: str | None) -> Item | None:
+    """One status (a boost already replaced by the status it boosts) → a post item; None without a ``uri``."""
+    uri = status.get("uri")
+    if not isinstance(uri, str) or not uri:
+        return None
+    host = urlsplit(instance).netloc if instance else None
+    content = status.get("content") if isinstance(status.get("content"), str) else ""
+    text = html_to_text(content) or html_to_text(status.get("text") if isinstance(status.get("text"), str) else "")
+    spoiler = status.get("spoiler_text") if isinstance(status.get("spoiler_text"), str) else ""
+    language = status.get("language")
+    fields = {
+        "author": _author(status.get("account"), host),
+        "published": iso_utc(status.get("created_at")),
+        "edited": iso_utc(status.get("edited_at")),
+        "title": html_to_line(spoiler) or None,
+        "text": text or None,
+        "url": status.get("url") or uri,
+        "platform": "mastodon",
+        "community": host,
+        "lang": language if isinstance(language, str) and language else None,
+        "reply_to": _reply_to(status, instance),
+        "quote_of": _quote_of(status, instance),
+        "links": _links(content, status.get("card")),
+    }
+    return Item(key=uri, fields=fields)
+
+
+def _timeline_meta(url: str | None, statuses: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the page is a timeline of (the event title of its posts): a hashtag or an account."""
+    instance = instance_of(url)
+    host = urlsplit(instance).netloc if instance else None
+    path = urlsplit(url).path if url else ""
+    if "/timelines/tag/" in path:
+        from urllib.parse import unquote
+
+        tag = unquote(path.rsplit("/timelines/tag/", 1)[1].strip("/"))
+        where = f" on {host}" if host else ""
+        return {"id": f"{host or ''}/tags/{tag}", "title": f"#{tag}{where}"}
+    own = next((s["account"] for s in statuses if isinstance(s.get("account"), dict) and not s.get("reblog")), None)
+    handle = _handle(own, host) if own else None
+    return {"id": f"{host or ''}/@{handle}" if handle else None, "title": f"@{handle}" if handle else None}
+
+
+def parse_statuses(body: bytes, url: str | None = None) -> ParseResult:
+    """A page of statuses (a JSON array, as every Mastodon timeline answers) → post items, oldest first.
+
+    ``url``, the request's address, names the instance (for addresses of replies and the community) and
+    what the timeline is of. An API error object (``{"error": "…"}``) or anything but an array is a
+    :class:`ParseError` saying so, never an empty timeline.
+    """
+    where = f"the response from {url}" if url else "the response"
+    data = loads_json(body, where=where)
+    if isinstance(data, dict) and isinstance(data.get("error"), str):
+        raise ParseError(f"Mastodon answered with an error instead of statuses: {data['error'][:200]}")
+    if not isinstance(data, list):
+        raise ParseError(f"{where} is a JSON {json_type_name(data)} where Mastodon sends an array of statuses")
+    instance = instance_of(url)
+    statuses = [s for s in data if isinstance(s, dict)]
+    items: dict[str, Item] = {}
+    skipped = boosts = 0
+    for status in sorted(statuses, key=lambda s: status_order(s.get("id"))):
+        original = status.get("reblog") if isinstance(status.get("reblog"), dict) else status
+        boosts += original is not status
+        item = status_item(original, instance)
+        if item is None:
+            skipped += 1
+            continue
+        items.setdefault(item.key, item)  # a boost of a status on the same page is the same post
+    meta: dict[str, Any] = {"thread": _timeline_meta(url, statuses), "statuses": len(statuses), "boosts": boosts,
+                            "skipped": skipped + len(data) - len(statuses)}
+    return ParseResult(items=list(items.values()), complete=False, meta=meta)
