@@ -154,6 +154,13 @@ class Repo:
         return {r["key"]: json.loads(r["fields"]) for r in
                 self.db.query("SELECT key, fields FROM items WHERE watch_id = ?", [watch_id])}
 
+    def present_items(self, watch_id: str) -> list[dict[str, Any]]:
+        """The items a watch holds now (gone ones left out), each ``{key, fields, first_seen}``: what the
+        tracker website lists as a trial's latest posts and papers, baseline items included."""
+        return [{"key": r["key"], "fields": json.loads(r["fields"]), "first_seen": r["first_seen"]} for r in
+                self.db.query("SELECT key, fields, first_seen FROM items WHERE watch_id = ? AND present = 1",
+                              [watch_id])]
+
     def count_present(self, watch_id: str) -> int:
         return self.db.execute("SELECT count(*) FROM items WHERE watch_id = ? AND present = 1",
                                [watch_id]).fetchone()[0]
