@@ -32,6 +32,7 @@ from bot.demo.world.papers import epmc_page, epmc_record
 from bot.demo.world.xenforo import World as Forum
 from bot.engine.config import ConfigError, config_from_dict, load_config
 from bot.engine.pipeline import Checker
+from bot.site.gather import LATEST
 from bot.site.paths import MARKER, trial_feed, trial_page, trial_slug
 from scrapers.http.fetcher import Fetcher
 from storage.db import connect
@@ -104,8 +105,10 @@ class World:
                              last_update=CYCLES[n][:10], version_holder=CYCLES[n][:10]))
         if n == 1:
             self.thread.add(1, author="Hutan", text=REPORT)
-            self.thread.add(1, author="Mallory", text=HOSTILE)
             self.news.append(("urn:news:2", "<b>Bold</b> claims", "javascript:alert(1)", "<p>Read this.</p>"))
+        if n == 2:  # chatter: the report is no longer among the newest posts
+            self.thread.add(LATEST + 1, author="Kalliope", text="Thanks for the update.")
+            self.thread.add(1, author="Mallory", text=HOSTILE)
         if n == 2:  # the pilot's CTIS status: ongoing, recruiting (4) → ongoing, recruitment ended (5)
             self.ctis_rec["lastPublicationUpdate"] = self.ctis_rec["lastUpdated"] = "02/09/2026"
             self.ctis_rec["ctStatus"] = 5
@@ -271,6 +274,21 @@ def test_the_trial_page_shows_its_story_in_words(built) -> None:
     pilot, _ = parse_html(built["out"] / trial_page(PILOT))
     pilot_text = " ".join("".join(pilot.itertext()).split())
     assert "Ongoing, recruiting → Ongoing, recruitment ended" in pilot_text
+
+
+def test_the_latest_posts_come_newest_first_and_a_post_that_reported_figures_stays(built) -> None:
+    doc, _ = parse_html(built["out"] / trial_page(NCT))
+    section = next(s for s in doc.iter("section") if s.get("aria-labelledby") == "posts")
+    items = [li for li in section.iter("li")]
+    assert len(items) == LATEST + 1  # the newest ten, and the older post that reported the figures
+    times = [li.find(".//time").get("datetime") for li in items]
+    assert times[:LATEST] == sorted(times[:LATEST], reverse=True)
+    assert times[LATEST] < times[LATEST - 1]
+    last = " ".join("".join(items[-1].itertext()).split())
+    assert last.startswith("Post by Hutan") and "Reported enrollment: 38 enrolled, target 66" in last
+    assert REPORT in last
+    entries = [li for li in items if "Research Foundation" in "".join(li.itertext())]
+    assert len(entries) == 2  # the feed's entries are listed with the posts (the same label ties them)
 
 
 # ------------------------------------------------------------------------------------ the chart and the bar

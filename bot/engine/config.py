@@ -378,8 +378,13 @@ def site_from_table(table: dict[str, Any], where: str) -> SiteSettings:
         raise ConfigError(f"{where}.out_dir: give a folder for the website, like \"site\", or leave the key out")
     base_url = _take(table, "base_url", str, where, None)
     if base_url is not None:
-        parts = urlsplit(base_url.strip())
-        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        try:
+            parts = urlsplit(base_url.strip())
+            port_ok = parts.port is None or parts.port > 0
+        except ValueError:  # an unbalanced IPv6 bracket, a port that is not a number
+            parts, port_ok = urlsplit(""), False
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment \
+                or not port_ok:
             raise ConfigError(f"{where}.base_url: an http(s) address where the website is served, like "
                               f"\"https://example.org/trials/\", got {base_url!r}")
         base_url = base_url.strip().rstrip("/") + "/"

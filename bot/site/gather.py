@@ -13,7 +13,7 @@ trial (:func:`storage.reported.trial_for_labels`) — and any text item whose re
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from bot.present.atom import web_link
 from bot.present.charts import ChartModel, chart_model
@@ -34,6 +34,8 @@ TEXT_NEWS = frozenset({"new_post", "new_thread", "new_entry", "new_publication"}
 LATEST = 10  # posts, and papers, listed per trial
 EXCERPT_CHARS = 280
 NO_LABEL = "Other trials"
+#: (watch id, item keys or None for the newest) → the watch's present items (Repo.present_items)
+ItemsOf = Callable[..., list[dict[str, Any]]]
 
 
 @dataclass
@@ -168,12 +170,9 @@ def gather_site(repo: Repo, declared: Sequence[DeclaredTrial], *, now: str, base
     for labels, key, _ in pinned:
         pinned_labels.setdefault(key, []).extend(labels)
     watch_labels = {w.id: w.labels for w in watches}
-    items_cache: dict[str, dict[str, dict[str, Any]]] = {}
 
-    def items_of(watch_id: str) -> dict[str, dict[str, Any]]:
-        if watch_id not in items_cache:
-            items_cache[watch_id] = {row["key"]: row for row in repo.present_items(watch_id)}
-        return items_cache[watch_id]
+    def items_of(watch_id: str, keys: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        return repo.present_items(watch_id, newest=None if keys is not None else LATEST, keys=keys)
 
     trials = []
     for trial in repo.identity.trials():
@@ -207,7 +206,7 @@ def _text_watches(watches: Iterable[WatchSpec]) -> dict[str, str]:
 
 def _trial_data(trial: dict[str, Any], history: list[dict[str, Any]], events: list[dict[str, Any]],
                 declared: DeclaredTrial | None, *, labels: list[str], tied: list[WatchSpec],
-                text_kinds: dict[str, str], by_watch: dict[str, list[dict[str, Any]]], items_of: Any,
+                text_kinds: dict[str, str], by_watch: dict[str, list[dict[str, Any]]], items_of: ItemsOf,
                 base_url: str | None) -> TrialData:
     key = trial["key"]
     tl = build_timeline(key, history, events, declared=declared)
@@ -285,17 +284,20 @@ def _figures(tl: Timeline) -> list[Figure]:
 
 
 def _text_items(tied: list[WatchSpec], reports: list[dict[str, Any]], kind_of: dict[str, str],
-                by_watch: dict[str, list[dict[str, Any]]], items_of: Any) -> tuple[list[TextItem], list[TextItem]]:
+                by_watch: dict[str, list[dict[str, Any]]], items_of: ItemsOf) -> tuple[list[TextItem], list[TextItem]]:
     """The latest posts and papers of the trial's text watches, and every text item that reported its figures."""
     reported = {(ev["watch"], ev["subject"]): value_text(ev["new"]) for ev in reports}
     wanted: dict[tuple[str, str], dict[str, Any]] = {}
-    for watch in tied:
-        for item_key, row in items_of(watch.id).items():
-            wanted[(watch.id, item_key)] = row
+    for watch in tied:  # the newest of each watch: the newest of all are among them
+        for row in items_of(watch.id):
+            wanted[(watch.id, row["key"])] = row
+    named: dict[str, list[str]] = {}
     for watch_id, item_key in reported:
-        row = items_of(watch_id).get(item_key) if watch_id in kind_of else None
-        if row is not None:
-            wanted[(watch_id, item_key)] = row
+        if watch_id in kind_of and (watch_id, item_key) not in wanted:
+            named.setdefault(watch_id, []).append(item_key)
+    for watch_id, item_keys in named.items():  # a text that reported the trial's figures, however old
+        for row in items_of(watch_id, item_keys):
+            wanted[(watch_id, row["key"])] = row
     posts: dict[str, tuple[str, TextItem]] = {}
     papers: dict[str, tuple[str, TextItem]] = {}
     for (watch_id, item_key), row in wanted.items():

@@ -8,6 +8,7 @@ does not exist fails (``StrictUndefined``) instead of printing nothing. Each tri
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
@@ -32,6 +33,7 @@ def environment(templates: Path | None = None) -> Any:
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["day"] = day
     env.filters["when"] = when
+    env.filters["machine_time"] = machine_time
     return env
 
 
@@ -62,6 +64,15 @@ def day(value: Any) -> str:
     """``2026-06-02T09:00:00Z`` → ``2026-06-02``; a date or other text as written."""
     text = str(value or "")
     return text[:10] if len(text) >= 10 and text[4:5] == "-" else text
+
+
+_MACHINE_TIME = re.compile(r"\d{4}(-\d{2}(-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?")
+
+
+def machine_time(value: Any) -> str:
+    """``value`` when HTML's ``<time datetime>`` can hold it (a year, month, date or date and time), else ``""``."""
+    text = str(value or "")
+    return text if _MACHINE_TIME.fullmatch(text) else ""
 
 
 def when(value: Any) -> str:
