@@ -258,7 +258,9 @@ def _enrollment(tl: Timeline, records: list[RegistryRecord], reports: list[dict[
     if reports:
         reported_text: str | None = value_text(reports[-1]["new"])
     elif declared is not None and declared.figures():
-        reported_text = value_text(declared.figures())
+        when = f" as of {declared.as_of}" if declared.as_of else ""
+        said = f", {declared.evidence}" if declared.evidence else ""
+        reported_text = f"{value_text(declared.figures())} (known when watching began{when}{said})"
     else:
         reported_text = None
     registry_text = "; ".join(f"{r.enrollment} ({r.registry})" for r in records if r.enrollment != "—") or "—"

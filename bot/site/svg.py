@@ -27,6 +27,7 @@ BANDS = 5  # band colours in the style sheet (band-0 … band-4)
 class Tick:
     pos: float
     label: str
+    anchor: str = "middle"  # a label near an edge is anchored at its end that stays inside the chart
 
 
 @dataclass
@@ -101,7 +102,7 @@ def chart_geometry(model: ChartModel) -> ChartGeometry | None:
         geo.bands.append(BandBox(x0, max(x1 - x0, 0.0), band.status, _day(band.start), i % BANDS,
                                  label_fits=(x1 - x0) >= _CHAR_W * len(band.status) + 6))
     geo.y_ticks = [Tick(y(v), str(v)) for v in _nice_steps(model.y_max / 1.15)]
-    geo.x_ticks = [Tick(x(at), label) for at, label in _date_ticks(model.start, model.end)]
+    geo.x_ticks = [Tick(x(at), label, _anchor(x(at), label)) for at, label in _date_ticks(model.start, model.end)]
     registry = sorted(model.registry, key=lambda p: p.at)
     points: list[str] = []
     for i, point in enumerate(registry):
@@ -138,6 +139,15 @@ def enrollment_bar(enrollment: Enrollment) -> BarGeometry | None:
     return BarGeometry(target, enrollment.registry, enrollment.reported, _share(enrollment.registry, target),
                        _share(enrollment.reported, target), height=12 * len(rows) - 2,
                        label="Enrollment: " + "; ".join(parts))
+
+
+def _anchor(pos: float, label: str) -> str:
+    half = len(label) * _CHAR_W / 2
+    if pos - half < 0:
+        return "start"
+    if pos + half > WIDTH:
+        return "end"
+    return "middle"
 
 
 def _share(value: int | None, target: int) -> float:
