@@ -406,3 +406,48 @@ def test_page_names_are_safe_and_distinct() -> None:
     odd = [trial_slug(k) for k in ("nct09990001", "a/b", "a b", "../x", ".hidden")]
     assert all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", s) for s in odd), odd
     assert len(set(odd + [NCT])) == len(odd) + 1
+
+
+# ------------------------------------------------------------------------------------ the layout, pure
+
+
+def test_the_bar_is_drawn_only_against_a_target_and_never_past_it() -> None:
+    from bot.site.gather import Enrollment
+    from bot.site.svg import enrollment_bar
+
+    def enrollment(target, registry, reported):
+        return Enrollment(target, registry, None, reported, None, None, "—", None)
+
+    bar = enrollment_bar(enrollment(66, 70, 33))
+    assert (bar.registry_width, bar.reported_width) == (100.0, 50.0)  # over-enrolled: full, not past the end
+    assert bar.label == "Enrollment: registry count 70 of 66; reported in text 33 of 66"
+    assert enrollment_bar(enrollment(None, 41, None)) is None  # no target: the figures are told in words only
+    assert enrollment_bar(enrollment(66, None, None)) is None
+    only = enrollment_bar(enrollment(66, None, 12))
+    assert only.registry is None and only.height == 10
+
+
+def test_the_chart_places_figures_by_date_and_value() -> None:
+    from bot.present.charts import chart_model
+    from bot.present.timeline import build_timeline
+    from bot.site.svg import HEIGHT, WIDTH, chart_geometry
+
+    history = [
+        {"item_key": NCT, "field": "status", "old": None, "new": "RECRUITING", "observed_at": "2026-01-05T10:00:00Z"},
+        {"item_key": NCT, "field": "enrollment", "old": None, "new": {"count": 66, "type": "ESTIMATED"},
+         "observed_at": "2026-01-05T10:00:00Z"},
+        {"item_key": NCT, "field": "enrollment", "old": None, "new": {"count": 20, "type": "ACTUAL"},
+         "observed_at": "2026-04-01T10:00:00Z"},
+        {"item_key": NCT, "field": "enrollment", "old": None, "new": {"count": 60, "type": "ACTUAL"},
+         "observed_at": "2029-04-01T10:00:00Z"},
+    ]
+    geo = chart_geometry(chart_model(build_timeline(NCT, history, [])))
+    (early, late) = geo.marks
+    assert early.x < late.x and early.y > late.y  # later: further right; more: higher
+    assert geo.left <= early.x and late.x <= geo.right and geo.top <= late.y <= geo.bottom
+    assert geo.target == 66 and geo.target_y < late.y  # the target is above 60
+    assert [t.label for t in geo.y_ticks] == ["0", "20", "40", "60"]
+    assert 2 <= len(geo.x_ticks) <= 4 and all(re.fullmatch(r"\d{4}", t.label) for t in geo.x_ticks)  # years
+    assert all(0 <= t.pos <= WIDTH for t in geo.x_ticks) and 0 < geo.bottom < HEIGHT
+    assert geo.step.count(",") == 3  # 20, then a step up to 60
+    assert chart_geometry(chart_model(build_timeline(NCT, [], []))) is None  # nothing to draw, no chart
