@@ -71,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     fd = sub.add_parser("feed", parents=[common], help="an Atom feed of recorded events on stdout")
     fd.add_argument("--label", help="only events of watches carrying this label")
 
+    st = sub.add_parser("site", parents=[common], help="write the static tracker website (an index, a page and an "
+                                                      "Atom feed per trial) into a folder")
+    st.add_argument("out_dir", nargs="?", metavar="OUTDIR", help="the folder (default: [site] out_dir); replaced whole")
+
     sg = sub.add_parser("signals", parents=[common], help="print the text signals (enrollment figures, results, trial ids) of a text")
     sg.add_argument("file", help="a text file, or - for stdin")
 

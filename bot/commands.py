@@ -316,6 +316,27 @@ def cmd_demo(args: argparse.Namespace, cfg: Config) -> int:
     return run_demo()
 
 
+def cmd_site(args: argparse.Namespace, cfg: Config) -> int:
+    """``trialwatch site [OUTDIR]``: the static tracker website of the known trials (bot/site/)."""
+    from bot.site.build import build_site
+    from bot.site.write import SiteWriteError
+
+    out_dir = args.out_dir or cfg.site.out_dir
+    if not out_dir:
+        raise UsageError("say where to write the website: trialwatch site OUTDIR (or set [site] out_dir)")
+    repo = open_repo(cfg)
+    sync_config_watches(repo, cfg)  # declared trials are known trials, with pages of their own
+    try:
+        report = build_site(repo, cfg.trials, out_dir, base_url=cfg.site.base_url)
+    except SiteWriteError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"cannot write the website to {out_dir}: {exc.strerror or exc}") from None
+    print(f"wrote the tracker website of {report.trials} trial(s) to {report.out_dir} ({report.files} files)")
+    print(f"open {report.index}, or serve it: python -m http.server -d {report.out_dir}", file=sys.stderr)
+    return EXIT_OK
+
+
 #: the largest text ``trialwatch signals`` reads (about 10 s of work on this machine's 2 cores)
 SIGNALS_MAX_BYTES = 2_000_000
 
@@ -351,6 +372,7 @@ COMMANDS = {
     "trials": cmd_trials,
     "history": cmd_history,
     "feed": cmd_feed,
+    "site": cmd_site,
 }
 
 __all__ = ["COMMANDS"]

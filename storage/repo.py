@@ -155,6 +155,26 @@ class Repo:
         return {r["key"]: json.loads(r["fields"]) for r in
                 self.db.query("SELECT key, fields FROM items WHERE watch_id = ?", [watch_id])}
 
+    def present_items(self, watch_id: str, *, newest: int | None = None,
+                      keys: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Items a watch holds now (gone ones left out), each ``{key, fields, first_seen}``, newest first (by
+        ``published``, else a thread's ``last_post_at``, else when first seen): the tracker website's latest
+        posts and papers. ``newest``: at most that many; ``keys``: only those items, however old."""
+        sql = "SELECT key, fields, first_seen FROM items WHERE watch_id = ? AND present = 1"
+        args: list[Any] = [watch_id]
+        if keys is not None:
+            if not keys:
+                return []
+            sql += f" AND key IN ({', '.join('?' * len(keys))})"
+            args += list(keys)
+        sql += (" ORDER BY coalesce(json_extract(fields, '$.published'), json_extract(fields, '$.last_post_at'), "
+                "first_seen) DESC")
+        if newest is not None:
+            sql += " LIMIT ?"
+            args.append(int(newest))
+        return [{"key": r[0], "fields": json.loads(r[1]), "first_seen": r[2]}
+                for r in self.db.execute(sql, args).fetchall()]
+
     def count_present(self, watch_id: str) -> int:
         return self.db.execute("SELECT count(*) FROM items WHERE watch_id = ? AND present = 1",
                                [watch_id]).fetchone()[0]

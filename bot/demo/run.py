@@ -38,12 +38,17 @@ def demo_config(server_url: str, db_path: str, env: dict[str, str] | None = None
     return config_from_dict(raw, source="seeds/demo/demo.toml", env=env)
 
 
-def run_demo(out: TextIO | None = None, env: dict[str, str] | None = None) -> int:
+def default_site_dir() -> Path:
+    """Where the demo writes the tracker website of its world (kept after the demo, rewritten by the next)."""
+    return Path(tempfile.gettempdir()) / "trialwatch-demo-site"
+
+
+def run_demo(out: TextIO | None = None, env: dict[str, str] | None = None, site_dir: Path | None = None) -> int:
     out = out or sys.stdout
-    return asyncio.run(_demo(out, dict(os.environ) if env is None else env))
+    return asyncio.run(_demo(out, dict(os.environ) if env is None else env, site_dir or default_site_dir()))
 
 
-async def _demo(out: TextIO, env: dict[str, str]) -> int:
+async def _demo(out: TextIO, env: dict[str, str], site_dir: Path) -> int:
     from bot.app import build_notifiers, sync_config_watches
     from bot.present.values import status_text, value_text
     from bot.engine.delivery import Delivery
@@ -107,6 +112,7 @@ async def _demo(out: TextIO, env: dict[str, str]) -> int:
             tl = build_timeline(trial["key"], repo.field_history(trial=trial["key"]), repo.events(trial=trial["key"]))
             for line in tl.lines:
                 out.write(f"    {line}\n")
+        _write_site(out, repo, cfg, site_dir, clock["now"])
         out.write(f"\ndemo finished in {time.monotonic() - started:.1f} s")
         out.write(f" ({failures} failed check(s))\n" if failures else "\n")
         if "discord_webhook" in notifiers:
@@ -116,3 +122,18 @@ async def _demo(out: TextIO, env: dict[str, str]) -> int:
                           "(trialwatch check -v says why)\n")
                 return 3
     return 0 if failures == 0 else 3
+
+
+def _write_site(out: TextIO, repo, cfg: Config, site_dir: Path, now: str | None) -> None:
+    """The tracker website of the demo's world (``trialwatch site``), and where to open it."""
+    from bot.site.build import build_site
+    from bot.site.write import SiteWriteError
+
+    try:
+        report = build_site(repo, cfg.trials, site_dir, now=now)
+    except (SiteWriteError, OSError) as exc:
+        out.write(f"\nThe tracker website could not be written: {exc}\n")
+        return
+    out.write(f"\n── The tracker website of this world ({report.trials} trials) ──\n"
+              f"  open {report.index.as_uri()}\n"
+              f"  or serve it: python -m http.server -d {report.out_dir}\n")

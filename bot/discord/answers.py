@@ -168,9 +168,11 @@ def history_summary(history: list[dict[str, Any]]) -> list[str]:
 
 
 def trial_dossier(trial: dict[str, Any], events: list[dict[str, Any]], history: list[dict[str, Any]],
-                  *, recent: int = 8, reported: dict[str, Any] | None = None) -> dict[str, Any]:
+                  *, recent: int = 8, reported: dict[str, Any] | None = None,
+                  page_url: str | None = None) -> dict[str, Any]:
     """The ``/trial`` embed: names and ids, status, enrollment (the registry's, and the figures reported in
-    text or declared in the config), each registry's record, recent events and the field history in brief."""
+    text or declared in the config), each registry's record, recent events and the field history in brief.
+    ``page_url``: the trial's page on the tracker website (``[site] base_url``), which the title links to."""
     name = trial.get("acronym") or trial.get("title") or trial["key"]
     enrollment = trial.get("enrollment") or {}
     fields: list[dict[str, Any]] = [
@@ -205,6 +207,10 @@ def trial_dossier(trial: dict[str, Any], events: list[dict[str, Any]], history: 
                              "fields": fields, "footer": {"text": f"trial {trial['key']}"}}
     if description:
         embed["description"] = description
+    link = embed_url(page_url)
+    if link:
+        embed["url"] = link
+        fields.insert(0, {"name": "Tracker page", "value": link, "inline": False})
     if enrollment.get("count") is not None and isinstance(enrollment.get("target"), int):
         embed["description"] = (embed.get("description", "") + "\n" + progress_bar(enrollment["count"],
                                                                                   enrollment["target"])).strip()

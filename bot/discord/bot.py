@@ -398,8 +398,11 @@ class TrialCog(_Cog, name="Trial"):
             return
         key = found["key"]
         cfg = self.backend.cfg
+        from bot.site.paths import public_url, trial_page
+
         embed = trial_dossier(found, repo.events(trial=key), repo.field_history(trial=key),
-                              reported=repo.reports.reported_figures(key, cfg.trials))
+                              reported=repo.reports.reported_figures(key, cfg.trials),
+                              page_url=public_url(cfg.site.base_url, trial_page(key)))
         png = trial_chart(repo, key, cfg.trials) if cfg.discord.charts else None
         if png is None:
             await answer(interaction, embed=discord.Embed.from_dict(embed))

@@ -70,6 +70,14 @@ class SecuritySettings:
 
 
 @dataclass
+class SiteSettings:
+    """``[site]``: the static tracker website (bot/site/)."""
+
+    out_dir: str | None = None  # ``run`` rewrites the website here after each check with events
+    base_url: str | None = None  # where it is served (ends with "/"); /trial in Discord links there
+
+
+@dataclass
 class Config:
     db_path: str = "trialwatch.db"
     check: CheckSettings = field(default_factory=CheckSettings)
@@ -81,6 +89,7 @@ class Config:
     discord: DiscordSettings = field(default_factory=DiscordSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    site: SiteSettings = field(default_factory=SiteSettings)
     watches: list[WatchSpec] = field(default_factory=list)
     trials: list[DeclaredTrial] = field(default_factory=list)  # [[trial]]: trials named by a label, with starting figures
     source: str = "<defaults>"  # where this config came from, for messages
@@ -251,7 +260,8 @@ def config_from_dict(raw: dict[str, Any], *, source: str = "<dict>", env: dict[s
     """Build a :class:`Config` from parsed TOML. Every error names ``source`` and the key."""
     CONFIG_NOTES.clear()
     raw = expand_env(raw, source, env)
-    _no_unknown(raw, {"database", "check", "http", "sources", "discord", "notify", "security", "watch", "trial"}, source)
+    _no_unknown(raw, {"database", "check", "http", "sources", "discord", "notify", "security", "watch", "trial",
+                      "site"}, source)
     cfg = Config(source=source)
 
     database = _take(raw, "database", dict, source, {})
@@ -341,6 +351,8 @@ def config_from_dict(raw: dict[str, Any], *, source: str = "<dict>", env: dict[s
     _no_unknown(security, {"allow_private_urls"}, f"{source} [security]")
     cfg.security.allow_private_urls = _take(security, "allow_private_urls", bool, f"{source} [security]", False)
 
+    cfg.site = site_from_table(_take(raw, "site", dict, source, {}), f"{source} [site]")
+
     tables = _take(raw, "watch", list, source, [])
     seen: set[str] = set()
     for i, table in enumerate(tables):
@@ -369,6 +381,29 @@ def _check_source_settings(spec: WatchSpec, cfg: Config, where: str) -> None:
         source_class(spec.kind).check_settings(spec.keys, cfg.source_settings.get(spec.kind, {}))
     except UnsupportedWatch as exc:
         raise ConfigError(f"{where} (id {spec.id!r}): {exc}") from None
+
+
+def site_from_table(table: dict[str, Any], where: str) -> SiteSettings:
+    """``[site]``: ``out_dir`` (a folder, written whole and swapped in) and ``base_url`` (an http(s) address)."""
+    from urllib.parse import urlsplit
+
+    _no_unknown(table, {"out_dir", "base_url"}, where)
+    out_dir = _take(table, "out_dir", str, where, None)
+    if out_dir is not None and not out_dir.strip():
+        raise ConfigError(f"{where}.out_dir: give a folder for the website, like \"site\", or leave the key out")
+    base_url = _take(table, "base_url", str, where, None)
+    if base_url is not None:
+        try:
+            parts = urlsplit(base_url.strip())
+            port_ok = parts.port is None or parts.port > 0
+        except ValueError:  # an unbalanced IPv6 bracket, a port that is not a number
+            parts, port_ok = urlsplit(""), False
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment \
+                or not port_ok:
+            raise ConfigError(f"{where}.base_url: an http(s) address where the website is served, like "
+                              f"\"https://example.org/trials/\", got {base_url!r}")
+        base_url = base_url.strip().rstrip("/") + "/"
+    return SiteSettings(out_dir=out_dir, base_url=base_url)
 
 
 TRIAL_KEYS = {"key", "labels", "title", "acronym", "enrolled", "target", "completed", "as_of", "evidence", "source_url",

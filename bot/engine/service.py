@@ -32,7 +32,7 @@ import sys
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, TextIO
+from typing import Any, Callable, TextIO
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -43,6 +43,7 @@ from bot.engine.lock import AlreadyRunning, InstanceLock
 from bot.engine.pipeline import Checker, WatchReport
 from scrapers.records import WatchSpec
 from scrapers.http.fetcher import Fetcher
+from storage.clock import utcnow
 from storage.repo import Repo
 
 log = logging.getLogger("trialwatch.service")
@@ -128,8 +129,9 @@ class Service:
     """
 
     def __init__(self, cfg: Config, *, stdout: TextIO | None = None, resync_s: float = RESYNC_S,
-                 delivery_period_s: float = DELIVERY_PERIOD_S) -> None:
+                 delivery_period_s: float = DELIVERY_PERIOD_S, now: Callable[[], str] = utcnow) -> None:
         self.cfg = cfg
+        self.now = now  # the clock of checks and of the website's "updated" line (tests inject one)
         self.stdout = stdout
         self.resync_s = resync_s
         self.delivery_period_s = delivery_period_s
@@ -147,6 +149,9 @@ class Service:
         self._worker: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[WatchReport]] = set()
         self._closing = False
+        self._site_lock: asyncio.Lock | None = None
+        self._site_wanted = self._site_started = 0  # rewrites asked for / begun: checks finishing together share one
+        self._site_first: asyncio.Task[bool] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def open(self) -> "Service":
@@ -159,12 +164,13 @@ class Service:
         collect_less_often()
         freeze_what_is_loaded()  # modules and configuration stay for the life of the service
         self.fetcher = Fetcher(self.cfg.http)
-        self.checker = Checker(self.cfg, self.repo, self.fetcher)
+        self.checker = Checker(self.cfg, self.repo, self.fetcher, now=self.now)
         self.notifiers = build_notifiers(self.cfg, repo=self.repo, stream=self.stdout, client=self.bot)
         self.delivery = Delivery(self.repo, self.notifiers)
         self._gate = asyncio.Semaphore(self.cfg.check.concurrency)
         self._delivery_lock = asyncio.Lock()
         self._kick = asyncio.Event()
+        self._site_lock = asyncio.Lock()
         return self
 
     def start(self) -> None:
@@ -178,6 +184,8 @@ class Service:
                                name="resync watches", replace_existing=True, max_instances=1, coalesce=True,
                                misfire_grace_time=int(self.resync_s))
         self._worker = asyncio.create_task(self._delivery_loop(), name="trialwatch-delivery")
+        if self.cfg.site.out_dir:  # the website matches the database from the start, not from the first event
+            self._site_first = asyncio.create_task(self.refresh_site(), name="trialwatch-site")
         log.info("service started: %d watch(es) scheduled, delivering to %s", len(self._check_jobs()),
                  ", ".join(self.notifiers) or "nothing")
 
@@ -200,6 +208,8 @@ class Service:
         if self._worker is not None:
             self._worker.cancel()
             await asyncio.gather(self._worker, return_exceptions=True)
+        if self._site_first is not None:
+            await asyncio.gather(self._site_first, return_exceptions=True)
         if self.delivery is not None:
             try:
                 await asyncio.wait_for(self.deliver_now(), timeout=SHUTDOWN_DELIVERY_S)
@@ -259,6 +269,8 @@ class Service:
         report = await asyncio.shield(self._tracked(watch))
         self.kick_delivery()
         self._back_off(watch, report)
+        if report.events:
+            await self.refresh_site()
 
     async def _scheduled_group(self, watch: WatchSpec) -> None:
         """``watch`` fell due and its kind is cheaper checked together: check it with every enabled watch
@@ -336,7 +348,41 @@ class Service:
             watches = self.repo.list_watches(enabled_only=True)
         reports = list(await asyncio.gather(*(self._tracked(w) for w in watches)))
         deliveries = await self.deliver_now()
+        if any(r.events for r in reports):
+            await self.refresh_site()
         return CheckOutcome(reports, deliveries)
+
+    # -- the website -------------------------------------------------------------------------
+    async def refresh_site(self) -> bool:
+        """Rewrite the tracker website (``[site] out_dir``) from the database; True when it was written.
+
+        Called after each check that recorded events. Checks that finish while a rewrite is under way
+        share the next one. The database is read here, on the loop; rendering and writing run in a
+        thread. A failure is one log line and never stops the service (the old site stays as it was).
+        """
+        out_dir = self.cfg.site.out_dir
+        if not out_dir or self._site_lock is None:
+            return False
+        from bot.site.build import write_site
+        from bot.site.gather import gather_site
+
+        self._site_wanted += 1
+        asked = self._site_wanted
+        async with self._site_lock:
+            if self._site_started >= asked:
+                return False  # a rewrite that began after this one was asked for has it covered
+            self._site_started = self._site_wanted
+            try:
+                data = gather_site(self.repo, self.cfg.trials, now=self.now(), base_url=self.cfg.site.base_url)
+                report = await asyncio.to_thread(write_site, data, out_dir)
+            except Exception as exc:  # noqa: BLE001 - the website is a view; the service goes on without it
+                reason = " ".join(str(exc).split()) or type(exc).__name__
+                log.error("the tracker website was not written to %s (%s: %s); the previous one stays",
+                          out_dir, type(exc).__name__, reason)
+                log.debug("why the website was not written", exc_info=True)
+                return False
+        log.info("tracker website written: %d trial(s) in %s", report.trials, report.out_dir)
+        return True
 
     # -- delivery ----------------------------------------------------------------------------
     def kick_delivery(self) -> None:

@@ -38,7 +38,7 @@ EPOCH = "1970-01-01T00:00:00Z"
 # Not allowed in XML 1.0 (C0 except tab/newline/CR, surrogates, U+FFFE/U+FFFF) or discouraged (DEL, C1).
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 # RFC 3987 iunreserved / reserved / pct-encoded; everything else in an IRI is percent-encoded.
-_IRI_SAFE = "-._~:/?#@!$&'()*+,;=%"  # "[" and "]" only around an IPv6 host (see _web_link)
+_IRI_SAFE = "-._~:/?#@!$&'()*+,;=%"  # "[" and "]" only around an IPv6 host (see web_link)
 _PCT_STRAY = re.compile(r"%(?![0-9A-Fa-f]{2})")
 # ucschar (RFC 3987 §2.2) minus the private-use ranges allowed only in a query (iprivate): kept as is.
 _UCSCHAR = re.compile("[\u00a0-\ud7ff\uf900-\ufdcf\ufdf0-\uffef\U00010000-\U0001fffd\U00020000-\U0002fffd"
@@ -82,7 +82,7 @@ def entry_id(event_id: Any) -> str:
     return "urn:trialwatch:event:" + iri(raw).replace("#", "%23")
 
 
-def _web_link(url: Any) -> str | None:
+def web_link(url: Any) -> str | None:
     """An http(s) link for ``rel="alternate"`` as a valid IRI, or None (no scheme, another scheme, no host)."""
     if not isinstance(url, str):
         return None
@@ -138,8 +138,8 @@ def events_to_atom(events: Iterable[dict[str, Any]], *, title: str = "trialwatch
     # an empty feed was last updated now (RFC 4287 4.2.15), not in 1970
     now = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     _sub(feed, "updated", rfc3339(updated) if updated else max(times, default=now))
-    if self_url and _web_link(self_url):
-        _sub(feed, "link", href=_web_link(self_url) or "", rel="self", type="application/atom+xml")
+    if self_url and web_link(self_url):
+        _sub(feed, "link", href=web_link(self_url) or "", rel="self", type="application/atom+xml")
     author = _sub(feed, "author")
     _sub(author, "name", "trialwatch")
     _sub(feed, "generator", "trialwatch")
@@ -148,7 +148,7 @@ def events_to_atom(events: Iterable[dict[str, Any]], *, title: str = "trialwatch
         _sub(entry, "title", _entry_title(ev), type="text")
         _sub(entry, "id", entry_id(ev.get("id")))
         _sub(entry, "updated", when)
-        link = _web_link(ev.get("url"))
+        link = web_link(ev.get("url"))
         if link:
             _sub(entry, "link", href=link, rel="alternate")
         if ev.get("kind"):

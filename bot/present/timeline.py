@@ -38,6 +38,8 @@ class Timeline:
     statuses: list[StatusSpan] = field(default_factory=list)
     target: int | None = None
     lines: list[str] = field(default_factory=list)  # the readable timeline
+    entries: list[tuple[str, str]] = field(default_factory=list)  # the same, as (ISO time, text), oldest first
+    changes: list[tuple[str, str]] = field(default_factory=list)  # the entries that are news: changes and reports
 
 
 def parse_time(value: str) -> datetime:
@@ -70,6 +72,7 @@ def build_timeline(key: str, history: Iterable[dict[str, Any]], events: Iterable
     """
     tl = Timeline(key)
     entries: list[tuple[str, str]] = []
+    changes: list[tuple[str, str]] = []
     history = list(history)
     if declared is not None and declared.figures():
         figures = declared.figures() or {}
@@ -104,6 +107,7 @@ def build_timeline(key: str, history: Iterable[dict[str, Any]], events: Iterable
                             f"{row['item_key']} {label_of(row['field'])}: {value_text(new, row['field'])} (first seen)"))
         else:
             entries.append((row["observed_at"], f"{row['item_key']} {change_text(row['field'], row['old'], new)}"))
+            changes.append(entries[-1])
     for ev in events:
         if ev["kind"] != "enrollment_reported" or not isinstance(ev.get("new"), dict):
             continue
@@ -115,8 +119,11 @@ def build_timeline(key: str, history: Iterable[dict[str, Any]], events: Iterable
             tl.target = new["target"]
         evidence = (ev.get("detail") or {}).get("evidence")
         entries.append((ev["at"], f"reported: {value_text(new)}" + (f" — “{evidence}”" if evidence else "")))
+        changes.append(entries[-1])
     tl.enrollment.sort(key=lambda p: p.at)
     tl.reported.sort(key=lambda p: p.at)
     tl.statuses.sort(key=lambda s: s.start)
-    tl.lines = [f"{at}  {text}" for at, text in sorted(entries, key=lambda e: e[0])]
+    tl.entries = sorted(entries, key=lambda e: e[0])
+    tl.changes = sorted(changes, key=lambda e: e[0])
+    tl.lines = [f"{at}  {text}" for at, text in tl.entries]
     return tl
