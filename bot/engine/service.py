@@ -289,6 +289,8 @@ class Service:
         self.kick_delivery()
         for member, report in zip(group, reports):
             self._back_off(member, report)
+        if any(report.events for report in reports):
+            await self.refresh_site()
 
     def _tracked_group(self, group: list[WatchSpec]) -> "asyncio.Future[list[WatchReport]]":
         task = asyncio.ensure_future(self._check_group(group))
