@@ -26,6 +26,7 @@ KINDS: dict[str, str] = {
     "europepmc": "scrapers.papers.europepmc:EuropePmcSource",
     "pubmed": "scrapers.papers.pubmed:PubmedSource",
     "feed": "scrapers.feed:FeedSource",
+    "reddit": "scrapers.reddit.source:RedditSource",
 }
 
 
