@@ -193,6 +193,22 @@ def test_a_subreddit_search_through_a_sequence(server, tmp_path, capsys) -> None
     assert figures(events) == [(45, 66, "en", "resetme")]
 
 
+def test_an_older_post_coming_into_view_is_not_news(server, tmp_path, capsys) -> None:
+    world = RedditWorld(server, page_size=2)
+    older = world.post("ResetME: older", "Below the first page at the first check.")
+    spam = [world.post(f"Spam {i}", "Buy now.") for i in range(2)]
+    world.publish()
+    cfg = config(tmp_path, server, watch("r-cfs", subreddit="cfs"))
+    assert run_check(cfg, capsys) == (0, [])  # the baseline reads the newest page: the two spam posts
+    for post in spam:
+        world.posts.remove(post)  # removed by the moderators: they leave the listing, and the older post moves up
+    fresh = world.post("ResetME: new", "Really new.")
+    world.publish()
+    code, events = run_check(cfg, capsys)
+    assert [e["subject"] for e in events] == [f"t3_{fresh.id}"]  # not the older post that moved up
+    assert f"t3_{older.id}" not in present(tmp_path, "r-cfs")
+
+
 @pytest.mark.parametrize("text, lang", [
     ("Update from Haukeland: 45 of 66 enrolled in ResetME.", "en"),
     ("Nytt fra Haukeland: 45 av 66 planlagte pasienter er nå inkludert i ResetME.", "nb"),

@@ -152,6 +152,7 @@ class _Cursor:
     since_utc: float | None = None  # comments: the newest comment at the first check (older ones are history)
     stubs: dict[str, int] = field(default_factory=dict)  # comments: parent fullname → count of the stub below it
     hidden: list[str] = field(default_factory=list)  # comments: id36s behind "load more" at the first check
+    edge_utc: float | None = None  # listings: the oldest post of the first check's page (older ones are history)
 
     @classmethod
     def load(cls, cursor: dict[str, Any], target: str) -> _Cursor:
@@ -165,13 +166,13 @@ class _Cursor:
             return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
         hidden = [s for s in cursor.get("hidden") or [] if isinstance(s, str)]
-        return cls(target, seen, number("newest_utc"), number("since_utc"), stubs, hidden)
+        return cls(target, seen, number("newest_utc"), number("since_utc"), stubs, hidden, number("edge_utc"))
 
     def save(self) -> dict[str, Any]:
         out: dict[str, Any] = {"target": self.target, "seen": self.seen[:MAX_REMEMBERED]}
         if self.hidden:
             out["hidden"] = self.hidden[:MAX_REMEMBERED]
-        for key in ("newest_utc", "since_utc"):
+        for key in ("newest_utc", "since_utc", "edge_utc"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         if self.stubs:
@@ -290,12 +291,20 @@ async def _read_listing(client: RedditClient, target: RedditTarget,
             notes.append(f"stopped after {pages} pages: older posts are recorded as history, not news")
             break
         after = page.after
-    fresh = sum(1 for key in read.seen if key not in known)
+    edge = read.oldest_utc if baseline else cursor.edge_utc
+    items = read.items
+    if not baseline and edge is not None:
+        # never seen, yet older than the first check's page: it came into view because newer posts were removed
+        slid = {i.key for i in items if i.key not in known and read.created.get(i.key, edge + 1) <= edge}
+        if slid:
+            notes.append(f"{len(slid)} older post(s) came into view (newer ones were removed): history, not news")
+            items = [i for i in items if i.key not in slid]
+    fresh = sum(1 for i in items if i.key not in known)
     notes.append("baseline: the newest page" if baseline else f"read {pages} page(s): {fresh} post(s) not seen before")
-    result = ParseResult(items=read.items, complete=False,
+    result = ParseResult(items=items, complete=False,
                          meta={"gone": read.gone, "listing": {"subreddit": target.subreddit, "query": target.query}})
     newest = _newest(cursor.newest_utc, read.newest_utc)
-    return result, _Cursor(cursor.target, _remember(read.seen, cursor.seen), newest), notes
+    return result, _Cursor(cursor.target, _remember(read.seen, cursor.seen), newest, edge_utc=edge), notes
 
 
 # --------------------------------------------------------------------------- reading a comment tree
