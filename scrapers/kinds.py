@@ -27,6 +27,7 @@ KINDS: dict[str, str] = {
     "pubmed": "scrapers.papers.pubmed:PubmedSource",
     "feed": "scrapers.feed:FeedSource",
     "reddit": "scrapers.reddit.source:RedditSource",
+    "discourse": "scrapers.discourse.source:DiscourseSource",
 }
 
 
