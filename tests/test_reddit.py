@@ -486,3 +486,26 @@ def test_only_one_credential_reads_without_oauth_and_says_so(server, tmp_path, c
     assert main(["--config", str(cfg), "check", "--explain"]) == 0
     assert "client_secret is not set: reading without OAuth" in capsys.readouterr().out
     assert [r.path for r in server.take_requests()] == ["/r/cfs/new.json"]
+
+
+def test_the_readme_example_is_a_valid_configuration() -> None:
+    """The README's Reddit and Discourse example loads as it is written (with its ${NAME}s unset, too)."""
+    import re
+    import tomllib
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Reddit and Discourse"):]
+    block = re.search(r"```toml\n(.*?)```", section, re.DOTALL).group(1)
+    for env in ({}, {"REDDIT_CLIENT_ID": "id", "REDDIT_CLIENT_SECRET": "secret"}):
+        cfg = config_from_dict(tomllib.loads(block), env=env)
+        assert [w.kind for w in cfg.watches] == ["reddit", "reddit", "discourse"]
+    assert cfg.source_settings["reddit"]["client_id"] == "id"
+    assert reddit_keys(cfg.watches[0].keys).query == "daratumumab OR ResetME"
+
+
+def test_an_interval_shorter_than_reddit_asks_for_is_noted(tmp_path) -> None:
+    from bot.engine.config import CONFIG_NOTES
+
+    CONFIG_NOTES.clear()
+    config_from_dict({"watch": [{"id": "r", "kind": "reddit", "subreddit": "cfs", "interval": "5m"}]})
+    assert any("shorter than the 10 minutes a reddit watch should wait" in note for note in CONFIG_NOTES), CONFIG_NOTES
