@@ -87,7 +87,8 @@ def test_parse_every_reddit_sample(samples_dir, capsys) -> None:
         assert main(["parse", "reddit", str(path)]) == 0
         record = json.loads(capsys.readouterr().out)
         count, gone, title = SAMPLE_EXPECTATIONS[path.name]
-        assert (len(record["items"]), len(record["gone"]), record["items"][0]["fields"]["title"]) == (count, gone, title)
+        first_title = record["items"][0]["fields"]["title"]
+        assert (len(record["items"]), len(record["gone"]), first_title) == (count, gone, title)
         for item in record["items"]:
             fields = item["fields"]
             assert item["key"].startswith(("t1_", "t3_")) and fields["url"].startswith("https://www.reddit.com/r/")

@@ -129,6 +129,12 @@ def _post(post: dict[str, Any], site: str, topic: dict[str, Any]) -> tuple[Item 
     return Item(str(pid), fields), pid, False
 
 
+def _shape(doc: Any) -> str:
+    """What arrived instead, for a message: "a JSON object with keys errors, error_type"."""
+    keys = f" with keys {', '.join(sorted(doc)[:8])}" if isinstance(doc, dict) else ""
+    return f"a JSON {json_type_name(doc)}{keys}"
+
+
 def _topic_facts(doc: dict[str, Any]) -> dict[str, Any]:
     return {"id": _int(doc.get("id")), "title": clean_text(str(doc["title"])) if doc.get("title") else None,
             "slug": doc.get("slug") if isinstance(doc.get("slug"), str) else None,
@@ -140,8 +146,8 @@ def read_posts(doc: Any, site: str, topic: dict[str, Any] | None = None) -> Post
     stream_doc = doc.get("post_stream") if isinstance(doc, dict) else None
     posts = stream_doc.get("posts") if isinstance(stream_doc, dict) else None
     if not isinstance(posts, list):
-        raise ParseError(f"expected a Discourse topic or its posts ({{\"post_stream\": {{\"posts\": […]}}}}), got a JSON "
-                         f"{json_type_name(doc)}" + (f" with keys {', '.join(sorted(doc)[:8])}" if isinstance(doc, dict) else ""))
+        raise ParseError(f"expected a Discourse topic or its posts ({{\"post_stream\": {{\"posts\": […]}}}}), "
+                         f"got {_shape(doc)}")
     facts = {**(topic or {}), **{k: v for k, v in _topic_facts(doc).items() if v is not None}}
     out = PostSet(topic=facts)
     stream = stream_doc.get("stream")
@@ -170,8 +176,8 @@ def read_topic_list(doc: Any) -> tuple[list[TopicRow], str | None]:
     listing = doc.get("topic_list") if isinstance(doc, dict) else None
     topics = listing.get("topics") if isinstance(listing, dict) else None
     if not isinstance(topics, list):
-        raise ParseError(f"expected a Discourse topic list ({{\"topic_list\": {{\"topics\": […]}}}}), got a JSON "
-                         f"{json_type_name(doc)}" + (f" with keys {', '.join(sorted(doc)[:8])}" if isinstance(doc, dict) else ""))
+        raise ParseError(f"expected a Discourse topic list ({{\"topic_list\": {{\"topics\": […]}}}}), "
+                         f"got {_shape(doc)}")
     rows: dict[int, TopicRow] = {}
     for t in topics:
         tid = _int(t.get("id")) if isinstance(t, dict) else None

@@ -249,7 +249,8 @@ async def _read_topic(reader: _Reader, target: DiscourseTarget,
         items = [i for i in items if int(i.key) in fresh or int(i.key) in was_read]
     notes.append("baseline: the first and the last posts, the rest recorded as history" if cursor.baseline else
                  f"{len(fresh)} post(s) not read before")
-    ids, floor = _remembered([i for i in stream if i not in set(left)], cursor.floor)
+    waiting = set(left)  # not read yet: they stay unknown, so the next check asks for them
+    ids, floor = _remembered([i for i in stream if i not in waiting], cursor.floor)
     now_read = list(dict.fromkeys([*cursor.read, *(int(i.key) for i in items)]))[-MAX_REMEMBERED:]
     thread = {"id": str(target.topic_id), "title": read.topic.get("title"), "url": target.human_url()}
     result = ParseResult(items=items, complete=False, meta={"thread": thread, "gone": [*read.gone, *gone]})
@@ -306,7 +307,7 @@ async def _read_listing(reader: _Reader, target: DiscourseTarget,
         return ParseResult(items=[], complete=False, meta=meta), _ListCursor(cursor.target, highest), [note]
     new = sorted(r for r in rows if r > cursor.highest)
     notes = [f"{len(new)} new topic(s)"]
-    read = PostSet()
+    items: list[Item] = []
     highest = cursor.highest
     for tid in new[:MAX_NEW_TOPICS]:
         row = rows[tid]
@@ -320,8 +321,8 @@ async def _read_listing(reader: _Reader, target: DiscourseTarget,
             notes.append(f"topic {tid} could not be read ({exc.status}): deleted or private since it was listed")
             posts = PostSet()
         first = str(posts.stream[0]) if posts.stream else None  # the stream starts with the topic's own post
-        read.items.extend(i for i in posts.items if i.key == first)
+        items.extend(i for i in posts.items if i.key == first)
         highest = max(highest, tid)
     if len(new) > MAX_NEW_TOPICS:
         notes.append(f"{len(new) - MAX_NEW_TOPICS} new topic(s) left for the next check")
-    return ParseResult(items=read.items, complete=False, meta=meta), _ListCursor(cursor.target, highest), notes
+    return ParseResult(items=items, complete=False, meta=meta), _ListCursor(cursor.target, highest), notes

@@ -416,8 +416,9 @@ class Fetcher:
         deadline = self._deadline()
         try:
             async with asyncio.timeout_at(deadline) as scope:
-                return await self._request(method, url, host, params=params, json=json, data=data, validators=validators,
-                                           expect=expect, headers=headers, url_guard=url_guard, pin=pin)
+                return await self._request(method, url, host, params=params, json=json, data=data,
+                                           validators=validators, expect=expect, headers=headers,
+                                           url_guard=url_guard, pin=pin)
         except TimeoutError:
             if not scope.expired():
                 raise

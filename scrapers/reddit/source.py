@@ -134,7 +134,8 @@ def reddit_keys(keys: dict[str, Any]) -> RedditTarget:
         return RedditTarget(post_id=post_id, keywords=words)
     query = keys.get("query")
     if query is not None and (not isinstance(query, str) or not query.strip()):
-        raise UnsupportedWatch(f"reddit watch: query must be a search such as \"daratumumab OR ResetME\", got {query!r}")
+        raise UnsupportedWatch(f"reddit watch: query must be a search such as \"daratumumab OR ResetME\", "
+                               f"got {query!r}")
     return RedditTarget(subreddit=_subreddit(keys["subreddit"]), query=query.strip() if query else None,
                         keywords=words, follow=follow)
 
