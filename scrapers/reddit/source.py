@@ -25,6 +25,7 @@ comment shown as ``[deleted]`` / ``[removed]`` is marked gone (no event); an edi
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -280,7 +281,8 @@ async def _read_listing(client: RedditClient, target: RedditTarget,
     after: str | None = None
     pages = 0
     while True:
-        page = parse_listing(await client.get(path, {**params, **({"after": after} if after else {})}))
+        doc = await client.get(path, {**params, **({"after": after} if after else {})})
+        page = await asyncio.to_thread(parse_listing, doc)  # 100 posts' HTML to text: off the event loop
         pages += 1
         read.merge(page)
         if baseline or not page.seen or known.intersection(page.seen) or not page.after:
@@ -318,7 +320,8 @@ def _may_hide_news(stub: More, cursor: _Cursor, known: set[str]) -> bool:
 
 async def _read_comments(client: RedditClient, post_id: str,
                          cursor: _Cursor) -> tuple[ParseResult, _Cursor, list[str]]:
-    read = parse_comment_tree(await client.get(f"/comments/{post_id}", {"sort": "new", "limit": str(TREE_LIMIT)}))
+    doc = await client.get(f"/comments/{post_id}", {"sort": "new", "limit": str(TREE_LIMIT)})
+    read = await asyncio.to_thread(parse_comment_tree, doc)  # up to 500 comments (~50 ms): off the event loop
     baseline = not cursor.seen and cursor.since_utc is None
     history_ids = set(cursor.hidden)  # hidden at the first check: never read, never news
     known = set(cursor.seen) | history_ids  # id36s of comments
@@ -347,7 +350,7 @@ async def _read_comments(client: RedditClient, post_id: str,
             doc = await client.get("/api/morechildren", {"api_type": "json", "link_id": f"t3_{post_id}",
                                                           "children": ",".join(batch), "sort": "new"})
         requests += 1
-        read.merge(parse_more_children(doc, post_url))
+        read.merge(await asyncio.to_thread(parse_more_children, doc, post_url))
     stubs: dict[str, int] = {}
     for stub in read.stubs:
         if not any(c in queue for c in stub.children):  # one left unexpanded stays "changed": asked again next time
