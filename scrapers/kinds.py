@@ -26,6 +26,8 @@ KINDS: dict[str, str] = {
     "europepmc": "scrapers.papers.europepmc:EuropePmcSource",
     "pubmed": "scrapers.papers.pubmed:PubmedSource",
     "feed": "scrapers.feed:FeedSource",
+    "reddit": "scrapers.reddit.source:RedditSource",
+    "discourse": "scrapers.discourse.source:DiscourseSource",
     "mastodon": "scrapers.mastodon.source:MastodonSource",
     "bluesky": "scrapers.bluesky.source:BlueskySource",
 }

@@ -142,7 +142,7 @@ POST = ItemKindSpec(
     new_item_event="new_post",
     subject=lambda i: i.key,
     identity=lambda i: i.fields.get("url") or i.key,
-    title=lambda f, m: (m.get("thread") or {}).get("title"),
+    title=lambda f, m: f.get("title") or (m.get("thread") or {}).get("title"),  # its own (a Reddit post), else its thread's
     new_detail=lambda f, m: {
         "author": f.get("author"),
         "published": f.get("published"),

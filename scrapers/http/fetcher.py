@@ -33,10 +33,10 @@ import socket
 import ssl
 import time
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -70,6 +70,8 @@ logging.getLogger("httpx").setLevel(logging.WARNING)
 logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 log = logging.getLogger("trialwatch.http")
+
+T = TypeVar("T")
 
 __all__ = ["FetchStats", "Fetcher", "GuardedFetcher", "HttpSettings", "check_deadline"]
 
@@ -287,6 +289,7 @@ class GuardedFetcher:
         self._pin = Pin(resolver, policy)
         self.settings = fetcher.settings
         self.stats = fetcher.stats
+        self.shared, self.now, self.pause = fetcher.shared, fetcher.now, fetcher.pause
 
     async def get(self, url: str, **kwargs: Any) -> Response:
         return await self._fetcher.request("GET", url, url_guard=self._guard, pin=self._pin, **kwargs)
@@ -323,6 +326,7 @@ class Fetcher:
         self._semaphore = asyncio.Semaphore(max(1, self.settings.max_concurrency))
         self._gates: dict[str, _HostGate] = {}
         self._host_caps: dict[str, asyncio.Semaphore] = {}
+        self._shared: dict[Hashable, Any] = {}
 
     def _make_client(self, transport: httpx.AsyncBaseTransport, **options: Any) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -342,6 +346,22 @@ class Fetcher:
             # a stand-in transport (tests) replaces the network, pinning included
             self._guarded = self._make_client(self._stand_in or _PinnedRouter(), trust_env=False)
         return self._guarded
+
+    def shared(self, key: Hashable, make: Callable[[], T]) -> T:
+        """State that outlives one source instance and is shared by every watch this fetcher serves (a site's
+        request budget, an access token), made by ``make`` on first use. Sources are made per check; the
+        fetcher lives as long as ``check`` or ``run``, so this is where such state lasts exactly that long."""
+        if key not in self._shared:
+            self._shared[key] = make()
+        return self._shared[key]
+
+    def now(self) -> float:
+        """The fetcher's clock (event-loop time unless a test injected one), for budgets kept by sources."""
+        return self._now()
+
+    async def pause(self, seconds: float) -> None:
+        """Wait on the fetcher's clock (the injected sleep in tests: no real waiting)."""
+        await self._sleep(seconds)
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -377,6 +397,7 @@ class Fetcher:
         *,
         params: Mapping[str, str] | None = None,
         json: Any = None,
+        data: Mapping[str, str] | None = None,
         validators: Mapping[str, str] | None = None,
         expect: str = "json",
         headers: Mapping[str, str] | None = None,
@@ -398,8 +419,9 @@ class Fetcher:
         deadline = self._deadline()
         try:
             async with asyncio.timeout_at(deadline) as scope:
-                return await self._request(method, url, host, params=params, json=json, validators=validators,
-                                           expect=expect, headers=headers, url_guard=url_guard, pin=pin)
+                return await self._request(method, url, host, params=params, json=json, data=data,
+                                           validators=validators, expect=expect, headers=headers,
+                                           url_guard=url_guard, pin=pin)
         except TimeoutError:
             if not scope.expired():
                 raise
@@ -427,6 +449,7 @@ class Fetcher:
 
     async def _request(
         self, method: str, url: str, host: str, *, params: Mapping[str, str] | None, json: Any,
+        data: Mapping[str, str] | None,
         validators: Mapping[str, str] | None, expect: str, headers: Mapping[str, str] | None,
         url_guard: UrlGuard | None, pin: Pin | None,
     ) -> Response:
@@ -436,7 +459,7 @@ class Fetcher:
         while True:
             attempt += 1
             try:
-                raw = await self._attempt(method, url, host, params=params, json=json, headers=send_headers,
+                raw = await self._attempt(method, url, host, params=params, json=json, data=data, headers=send_headers,
                                           guard=url_guard, pin=pin)
             except _Retryable as exc:
                 if attempt > self.settings.max_retries:
@@ -508,6 +531,7 @@ class Fetcher:
 
     async def _attempt(
         self, method: str, url: str, host: str, *, params: Any, json: Any, headers: dict[str, str],
+        data: Mapping[str, str] | None = None,
         guard: UrlGuard | None = None, pin: Pin | None = None,
     ) -> _Raw:
         """Wait for our turn at the host, send, and read the (bounded) body."""
@@ -523,7 +547,7 @@ class Fetcher:
             self.stats.requests += 1
             try:
                 async with asyncio.timeout(timeout_s * _TOTAL_TIMEOUT_FACTOR):
-                    async with client.stream(method, url, params=params, json=json, headers=headers,
+                    async with client.stream(method, url, params=params, json=json, data=data, headers=headers,
                                              extensions=extensions or None) as resp:
                         body = await self._read_body(resp, url)
                         return _Raw(str(resp.url), resp.status_code, resp.headers, body, time.monotonic() - started)

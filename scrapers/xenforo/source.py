@@ -28,10 +28,10 @@ per forum) and check threads every 30-60 minutes.
 from __future__ import annotations
 
 import asyncio
-import unicodedata
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
+from scrapers.keywords import fold, matches_keywords
 from scrapers.records import FetchOutcome, FetchState, Item, ParseError, ParseResult, UnsupportedWatch, WatchSpec
 from scrapers.source import Source
 from scrapers.http.errors import FetchError
@@ -53,7 +53,7 @@ from scrapers.xenforo.urls import canonical_thread_url, thread_id_from_url, thre
 if TYPE_CHECKING:  # pragma: no cover
     from scrapers.http.fetcher import Fetcher
 
-__all__ = ["FAR_PAGE", "MAX_PAGES_PER_CHECK", "XenforoForumSource", "XenforoThreadSource", "keyword_match"]
+__all__ = ["FAR_PAGE", "MAX_PAGES_PER_CHECK", "XenforoForumSource", "XenforoThreadSource", "fold", "keyword_match"]
 
 #: A page number past the end of any thread: XenForo redirects it (303) to the last page.
 FAR_PAGE = 9999
@@ -136,21 +136,11 @@ def forum_keys(keys: dict[str, Any]) -> tuple[str, list[str], bool, str]:
 # keyword matching
 
 
-def fold(text: str) -> str:
-    """Case, accents and spacing folded away: "Plasma  Cell", "plasma cell" and "plásma cell" agree."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(bare.casefold().split())
-
-
 def keyword_match(keywords: list[str], item: Item) -> bool:
     """Whether a thread's title, prefix or first-post snippet contains one of ``keywords``
-    (as a substring, folded); no keywords matches every thread."""
-    if not keywords:
-        return True
+    (as a substring, folded: :mod:`scrapers.keywords`); no keywords matches every thread."""
     f = item.fields
-    haystack = fold(" ".join(str(f.get(k) or "") for k in ("prefix", "title", "first_post_text")))
-    return any(fold(k) in haystack for k in keywords)
+    return matches_keywords(keywords, (str(f.get(k) or "") for k in ("prefix", "title", "first_post_text")))
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,210 @@
+"""Discourse JSON → post items and topic facts. Pure.
+
+The documents read (``../shared/reference/forums.md`` §2, Discourse's API documentation):
+
+* a topic, ``/t/{slug}/{id}.json``: ``{"id", "title", "slug", "posts_count", "post_stream": {"posts": [first
+  chunk, ~20], "stream": [every post id, in order]}, …}``;
+* posts of a topic by id, ``/t/{id}/posts.json?post_ids[]=…``: ``{"post_stream": {"posts": […]}, "id"}``;
+* a topic list, ``/latest.json`` or ``/c/{slug}/{id}.json``: ``{"topic_list": {"topics": […],
+  "more_topics_url"}}``;
+* the site's latest posts, ``/posts.json``: ``{"latest_posts": […]}``.
+
+A post becomes an item keyed by its (global) ``id`` with ``author`` (username), ``published`` (ISO UTC),
+``url`` (``{site}/t/{slug}/{topic}/{post_number}``), ``text`` / ``quotes`` / ``links`` from ``cooked``
+(:mod:`scrapers.discourse.cooked`), ``edited`` (``updated_at`` when ``version`` > 1, else None),
+``platform`` ``"discourse"``, ``community`` (the site's host), ``reply_to`` (the URL of the post it answers)
+and, for a topic's first post, the topic's ``title``. A small-action post (``post_type`` 3: "closed the
+topic", "pinned globally") is not a post at all; a deleted, author-deleted or hidden post is no text and
+no news: it is listed in ``gone`` instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+from scrapers.discourse.cooked import render_cooked
+from scrapers.discourse.urls import site_root
+from scrapers.json_body import json_type_name, loads_json
+from scrapers.records import Item, ParseError, ParseResult
+from scrapers.text import clean_text
+
+__all__ = ["PostSet", "TopicRow", "parse", "read_posts", "read_topic_list"]
+
+PLATFORM = "discourse"
+SMALL_ACTION = 3
+
+
+@dataclass
+class PostSet:
+    """Posts read from one or more responses of one topic (or of a site's latest posts)."""
+
+    items: list[Item] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)
+    #: every post id shown (items, gone and small actions), in order
+    ids: list[int] = field(default_factory=list)
+    topic: dict[str, Any] = field(default_factory=dict)  # id, title, slug, posts_count
+    stream: list[int] | None = None
+
+    def merge(self, other: PostSet) -> None:
+        known = set(self.ids)
+        by_key = {i.key: i for i in other.items}
+        gone = set(other.gone)
+        for pid in other.ids:
+            if pid in known:
+                continue
+            known.add(pid)
+            self.ids.append(pid)
+            key = str(pid)
+            if key in by_key:
+                self.items.append(by_key[key])
+            elif key in gone:
+                self.gone.append(key)
+
+
+@dataclass(frozen=True)
+class TopicRow:
+    """One topic of a topic list."""
+
+    id: int
+    slug: str | None
+    title: str | None
+    created_at: str | None
+    pinned: bool
+
+
+def _iso(value: Any) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def post_url(site: str, slug: str | None, topic_id: Any, number: Any) -> str:
+    return f"{site}/t/{slug + '/' if slug else ''}{topic_id}/{number}"
+
+
+def _post(post: dict[str, Any], site: str, topic: dict[str, Any]) -> tuple[Item | None, int | None, bool]:
+    """One post → ``(item or None, its id, whether it is gone)``; a small action is neither item nor gone."""
+    pid = _int(post.get("id"))
+    if pid is None:
+        raise ParseError(f"a Discourse post without a numeric id (keys: {', '.join(sorted(post)[:12])})")
+    if post.get("post_type") == SMALL_ACTION:
+        return None, pid, False
+    if post.get("deleted_at") or post.get("user_deleted") is True or post.get("hidden") is True:
+        return None, pid, True
+    number = _int(post.get("post_number"))
+    topic_id = post.get("topic_id") or topic.get("id")
+    slug = post.get("topic_slug") or topic.get("slug")
+    text, quotes, links = render_cooked(post.get("cooked"), site)
+    version = _int(post.get("version")) or 1
+    fields: dict[str, Any] = {
+        "author": clean_text(str(post.get("username") or "")) or None,
+        "published": _iso(post.get("created_at")),
+        "url": post_url(site, slug, topic_id, number) if number and topic_id else None,
+        "text": text,
+        "quotes": quotes,
+        "edited": _iso(post.get("updated_at")) if version > 1 else None,
+        "platform": PLATFORM,
+        "community": urlsplit(site).hostname if site else None,
+        "links": links,
+    }
+    title = topic.get("title") or post.get("topic_title")
+    if number == 1 and title:
+        fields["title"] = clean_text(str(title))
+    answered = _int(post.get("reply_to_post_number"))
+    if answered and topic_id:
+        fields["reply_to"] = post_url(site, slug, topic_id, answered)
+    return Item(str(pid), fields), pid, False
+
+
+def _shape(doc: Any) -> str:
+    """What arrived instead, for a message: "a JSON object with keys errors, error_type"."""
+    keys = f" with keys {', '.join(sorted(doc)[:8])}" if isinstance(doc, dict) else ""
+    return f"a JSON {json_type_name(doc)}{keys}"
+
+
+def _topic_facts(doc: dict[str, Any]) -> dict[str, Any]:
+    return {"id": _int(doc.get("id")), "title": clean_text(str(doc["title"])) if doc.get("title") else None,
+            "slug": doc.get("slug") if isinstance(doc.get("slug"), str) else None,
+            "posts_count": _int(doc.get("posts_count"))}
+
+
+def read_posts(doc: Any, site: str, topic: dict[str, Any] | None = None) -> PostSet:
+    """A topic (``/t/…json``) or posts of a topic (``/t/{id}/posts.json``) → its posts (and the stream, if any)."""
+    stream_doc = doc.get("post_stream") if isinstance(doc, dict) else None
+    posts = stream_doc.get("posts") if isinstance(stream_doc, dict) else None
+    if not isinstance(posts, list):
+        raise ParseError(f"expected a Discourse topic or its posts ({{\"post_stream\": {{\"posts\": […]}}}}), "
+                         f"got {_shape(doc)}")
+    facts = {**(topic or {}), **{k: v for k, v in _topic_facts(doc).items() if v is not None}}
+    out = PostSet(topic=facts)
+    stream = stream_doc.get("stream")
+    if isinstance(stream, list):
+        out.stream = [i for i in stream if _int(i) is not None]
+    _add_posts(out, posts, site, facts)
+    return out
+
+
+def _add_posts(out: PostSet, posts: list[Any], site: str, topic: dict[str, Any]) -> None:
+    for post in posts:
+        if not isinstance(post, dict):
+            continue
+        item, pid, gone = _post(post, site, topic)
+        if pid is None or pid in out.ids:
+            continue
+        out.ids.append(pid)
+        if item is not None:
+            out.items.append(item)
+        elif gone:
+            out.gone.append(str(pid))
+
+
+def read_topic_list(doc: Any) -> tuple[list[TopicRow], str | None]:
+    """``/latest.json`` or ``/c/…json`` → its topics (each once) and ``more_topics_url``."""
+    listing = doc.get("topic_list") if isinstance(doc, dict) else None
+    topics = listing.get("topics") if isinstance(listing, dict) else None
+    if not isinstance(topics, list):
+        raise ParseError(f"expected a Discourse topic list ({{\"topic_list\": {{\"topics\": […]}}}}), "
+                         f"got {_shape(doc)}")
+    rows: dict[int, TopicRow] = {}
+    for t in topics:
+        tid = _int(t.get("id")) if isinstance(t, dict) else None
+        if tid is None or tid in rows:
+            continue
+        rows[tid] = TopicRow(tid, t.get("slug") if isinstance(t.get("slug"), str) else None,
+                             clean_text(str(t["title"])) if t.get("title") else None, _iso(t.get("created_at")),
+                             bool(t.get("pinned")))
+    more = listing.get("more_topics_url")
+    return list(rows.values()), more if isinstance(more, str) and more else None
+
+
+def parse(body: bytes, url: str | None = None) -> ParseResult:
+    """One saved Discourse response → its posts (``trialwatch parse discourse``); a topic list → its topics in
+    ``meta["topics"]`` (a list holds topics, not posts: a watch reads each new topic's first post)."""
+    doc = loads_json(body, where=f"the response from {url}" if url else "the response")
+    site = site_root(url)
+    if isinstance(doc, dict) and "topic_list" in doc:
+        rows, more = read_topic_list(doc)
+        return ParseResult(items=[], complete=False, meta={"topics": [vars(r) for r in rows], "more_topics_url": more})
+    if isinstance(doc, dict) and isinstance(doc.get("latest_posts"), list):
+        out = PostSet()
+        _add_posts(out, doc["latest_posts"], site, {})
+        return ParseResult(items=out.items, complete=False, meta={"gone": out.gone})
+    posts = read_posts(doc, site)
+    thread = {"id": str(posts.topic["id"]) if posts.topic.get("id") else None, "title": posts.topic.get("title")}
+    meta: dict[str, Any] = {"thread": thread, "gone": posts.gone}
+    if posts.stream is not None:
+        meta["stream"] = posts.stream
+    return ParseResult(items=posts.items, complete=False, meta=meta)
