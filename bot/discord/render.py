@@ -377,6 +377,10 @@ def _new_trial(event: dict[str, Any], embed: dict[str, Any]) -> None:
             embed["fields"].append(_field(label, escape_markdown(text)))
 
 
+#: a post's platform as people write it (``detail.platform`` holds the watch kind)
+_PLATFORM_NAMES = {"reddit": "Reddit", "discourse": "Discourse", "mastodon": "Mastodon", "bluesky": "Bluesky"}
+
+
 def _post(event: dict[str, Any], embed: dict[str, Any]) -> None:
     detail = _detail(event)
     embed["color"] = BLURPLE
@@ -387,10 +391,19 @@ def _post(event: dict[str, Any], embed: dict[str, Any]) -> None:
     seconds = unix(detail.get("published"))
     if seconds is not None:
         embed["fields"].append(_field("Posted", f"<t:{seconds}:f>"))
+    platform = detail.get("platform")
+    where = [_PLATFORM_NAMES.get(str(platform), str(platform))] if platform else []
+    where += [str(detail["community"])] if detail.get("community") else []
+    if where:  # a post from Reddit, Discourse, Mastodon or Bluesky says where it was written
+        embed["fields"].append(_field("Where", escape_markdown(" · ".join(where))))
+    if detail.get("lang"):
+        embed["fields"].append(_field("Language", escape_markdown(str(detail["lang"]))))
     thread = detail.get("thread_title")
     if thread and thread != event.get("title"):
         embed["fields"].append(_field("Thread", escape_markdown(str(thread)), inline=False))
     _link_field(embed, "Permalink", event.get("url"))
+    _link_field(embed, "In reply to", detail.get("reply_to"))
+    _link_field(embed, "Quoting", detail.get("quote_of"))
 
 
 def _thread(event: dict[str, Any], embed: dict[str, Any]) -> None:
