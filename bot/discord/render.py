@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from bot.present.values import language_note, value_text
+from scrapers.times import parse_instant
 from scrapers.trial_record import label_of
 from bot.discord.limits import DISCORD, DiscordLimits, batch_embeds, grapheme_prefix, grapheme_suffix, truncate
 
@@ -146,15 +147,8 @@ def progress_bar(count: int | None, target: int | None, width: int = 10) -> str:
 
 def unix(iso: Any) -> int | None:
     """Seconds since the epoch for an ISO-8601 string (naive means UTC); None when unreadable."""
-    if not iso or not isinstance(iso, str):
-        return None
-    try:
-        dt = datetime.fromisoformat(iso.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return int(dt.timestamp())
+    when = parse_instant(iso)
+    return None if when is None else int(when.timestamp())
 
 
 def _iso_timestamp(iso: Any) -> str | None:

@@ -30,6 +30,7 @@ from typing import Any, Iterable
 from urllib.parse import quote
 
 from bot.present.console import format_event
+from scrapers.times import parse_instant
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 FEED_ID = "urn:trialwatch:events"
@@ -95,15 +96,9 @@ def web_link(url: Any) -> str | None:
 
 def rfc3339(value: Any, default: str = EPOCH) -> str:
     """An ISO-8601 time as RFC 3339 in UTC (``2026-11-21T10:00:00Z``); ``default`` when unreadable."""
-    if not isinstance(value, str) or not value.strip():
+    dt = parse_instant(value)
+    if dt is None:
         return default
-    try:
-        dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return default
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    dt = dt.astimezone(timezone.utc)
     fraction = f".{dt.microsecond:06d}".rstrip("0") if dt.microsecond else ""
     return dt.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
 

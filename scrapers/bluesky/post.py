@@ -21,10 +21,10 @@ repost), which the fetch uses to tell the new from the already read.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from scrapers import times
 from scrapers.json_body import json_type_name, loads_json
 from scrapers.records import Item, ParseError, ParseResult
 from scrapers.text import clean_multiline, clean_text
@@ -41,28 +41,12 @@ _SHORT_URL = re.compile(r"^(?:https?://)?[^\s/]+\.[^\s/]+(?:/\S*)?$")
 
 def iso_utc(value: Any) -> str | None:
     """An atproto datetime (``2026-03-02T09:15:00.123Z``) → ``2026-03-02T09:15:00Z``; None when unreadable."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return times.iso_utc(value)
 
 
 def sort_time(value: Any) -> str | None:
     """A datetime as a sortable UTC string with microseconds (comparing two of them compares the times)."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return times.iso_utc(value, micro=True)
 
 
 def permalink(uri: Any, handle: Any = None) -> str | None:

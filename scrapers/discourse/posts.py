@@ -21,10 +21,10 @@ no news: it is listed in ``gone`` instead.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
+from scrapers.times import iso_utc
 from scrapers.discourse.cooked import render_cooked
 from scrapers.discourse.urls import site_root
 from scrapers.json_body import json_type_name, loads_json
@@ -76,15 +76,7 @@ class TopicRow:
 
 
 def _iso(value: Any) -> str | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_utc(value)
 
 
 def _int(value: Any) -> int | None:

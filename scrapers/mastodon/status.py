@@ -18,12 +18,12 @@ One status becomes one ``post`` item:
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
 from lxml import html as lxml_html
 
+from scrapers import times
 from scrapers.json_body import json_type_name, loads_json
 from scrapers.markup import html_to_line, html_to_text
 from scrapers.records import Item, ParseError, ParseResult
@@ -41,15 +41,7 @@ def instance_of(url: str | None) -> str | None:
 
 def iso_utc(value: Any) -> str | None:
     """An API datetime (``2019-12-08T03:48:33.901Z``) → ``2019-12-08T03:48:33Z``; None when unreadable."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return times.iso_utc(value)
 
 
 def status_order(status_id: Any) -> tuple[int, str]:
