@@ -209,7 +209,10 @@ class Checker:
                 raise ParseError(f"the response had no items where {present} were before; "
                                  "treated as a broken page, not as removals")
         spec = SPECS[source.item_kind]
-        stored = self.repo.load_items(watch.id)
+        # A complete result is compared with everything stored (what is missing is gone); an incremental one
+        # only with the items it holds and those it says are gone: cost follows what the check saw.
+        stored = self.repo.load_items(watch.id) if result.complete else self.repo.load_items(
+            watch.id, [*(i.key for i in result.items), *(str(k) for k in result.meta.get("gone") or ())])
         announce = baseline and self.cfg.check.first_run == "announce"
         trial_keys = self._trial_keys(source, result.items, stored, write=not dry_run)
         # The pure, CPU-heavy steps run off the event loop (a 20,000-entry feed, a 40 kB hostile post): the
