@@ -135,6 +135,12 @@ def cmd_parse(args: argparse.Namespace, cfg: Config) -> int:
     except ParseError as exc:
         print(f"trialwatch parse: {args.file}: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError) as exc:
+        # a document shaped in a way no rule of the parser foresaw: the file's problem, in one paragraph
+        log.debug("traceback of the unreadable %s", args.file, exc_info=True)
+        print(f"trialwatch parse: {args.file}: not a {args.kind} document this parser can read "
+              f"({type(exc).__name__}: {exc}); -v shows where it stopped", file=sys.stderr)
+        return EXIT_FAILED
     json.dump(result.to_json(), sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
     return EXIT_OK
@@ -285,6 +291,11 @@ def cmd_watch(args: argparse.Namespace, cfg: Config) -> int:
             raise UsageError(f"a watch with id {spec.id!r} exists already (choose another with --id)")
         repo.upsert_watch(spec, origin="cli")
         print(f"added {spec.id}: {describe_watch(spec)} every {fmt_interval(spec.interval_s)}")
+        from bot.engine.config import missing_settings_note
+
+        missing = missing_settings_note(spec, cfg.source_settings.get(spec.kind, {}))
+        if missing:
+            print(f"trialwatch: note: {spec.id}: {missing}", file=sys.stderr)
         from bot.engine.config import CONFIG_NOTES
 
         for note in CONFIG_NOTES[-1:]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from lxml import etree
 
-from scrapers.text import clean_multiline, clean_text, repair_text, strip_controls
+from scrapers.text import clean_multiline, clean_text, replace_lone_surrogates, repair_text, strip_controls
 
 #: elements after which a line ends (what a browser would put on a new line)
 _BLOCKS = frozenset(
@@ -42,7 +42,7 @@ def html_to_text(fragment: str | None) -> str:
         return ""
     if "<" not in fragment and "&" not in fragment:
         return clean_multiline(fragment)
-    text = _text_of(fragment)
+    text = _text_of(replace_lone_surrogates(fragment))  # libxml2 takes UTF-8, which holds no lone surrogate
     if _ESCAPED_TAG.search(text):
         text = _text_of(text)
     if "\u200b" in text or "\ufeff" in text:

@@ -141,9 +141,22 @@ _C1 = {c: None for c in range(0x80, 0xA0)}
 _TERMINAL_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
 
 
+#: a UTF-16 surrogate alone: JSON may carry one (``"\ud800"``); it is no character, and UTF-8 (lxml, SQLite's
+#: text, Discord) cannot encode it
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def replace_lone_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate replaced by U+FFFD (what a decoder shows for a broken character)."""
+    if text.isascii() or not _LONE_SURROGATE.search(text):
+        return text
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
 def strip_controls(text: str, *, c1: bool = True) -> str:
-    """``text`` without terminal escapes and control characters (tab and line breaks are kept for the caller).
-    ``c1=False`` keeps C1 characters, for text that mojibake repair has yet to see."""
+    """``text`` without terminal escapes and control characters (tab and line breaks are kept for the caller)
+    and without lone surrogates. ``c1=False`` keeps C1 characters, for text that mojibake repair has yet to see."""
+    text = replace_lone_surrogates(text)
     if "\x1b" in text:
         text = _TERMINAL_ESCAPE.sub("", text)
     text = text.translate(_C0)

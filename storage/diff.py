@@ -137,11 +137,22 @@ TRIAL = ItemKindSpec(
 #: instance), language (Mastodon, Bluesky), what it answers or quotes, and the links its rich text holds
 POST_OPTIONAL_DETAIL = ("title", "platform", "community", "lang", "reply_to", "quote_of", "links")
 
+def _post_identity(item: Item) -> str:
+    """What makes two sightings of a post the same post (one announcement): a forum post's address; a social
+    post's own id on its platform and community (Reddit fullname, Discourse post id on its site, Mastodon
+    and Bluesky URIs). A social post's ``url`` comes from the platform's answer, and one instance could
+    otherwise claim another post's address and silence it."""
+    platform = item.fields.get("platform")
+    if isinstance(platform, str) and platform:
+        return f"{platform}:{item.fields.get('community') or ''}:{item.key}"
+    return item.fields.get("url") or item.key
+
+
 POST = ItemKindSpec(
     fields=(FieldSpec("edited"), FieldSpec("text")),
     new_item_event="new_post",
     subject=lambda i: i.key,
-    identity=lambda i: i.fields.get("url") or i.key,
+    identity=_post_identity,
     title=lambda f, m: f.get("title") or (m.get("thread") or {}).get("title"),  # its own (a Reddit post), else its thread's
     new_detail=lambda f, m: {
         "author": f.get("author"),
@@ -238,10 +249,12 @@ def event_id(kind: str, identity: str, field_name: str | None = None, old: Any =
 def make_event(*, kind: str, id: str, watch: str, source: str, subject: str | None, trial: str | None,
                title: str | None, url: str | None, at: str, field: str | None = None, old: Any = None,
                new: Any = None, detail: dict[str, Any] | None = None) -> dict[str, Any]:
-    """An event in the contract's schema (every key present, in the contract's order)."""
+    """An event in the contract's schema (every key present, in the contract's order). ``url`` is text or None
+    (a number or a list a source let through is no link; what a text link may open is the views' business:
+    Discord, Atom and the site open only web addresses)."""
     return {"id": id, "kind": kind, "watch": watch, "source": source, "subject": subject, "trial": trial,
-            "title": title, "url": url, "field": field, "old": old, "new": new, "at": at,
-            "detail": detail or {}}
+            "title": title, "url": url if isinstance(url, str) else None, "field": field, "old": old, "new": new,
+            "at": at, "detail": detail or {}}
 
 
 def keep_unknown(spec: ItemKindSpec, item: Item, old: Fields) -> Item:

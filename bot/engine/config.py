@@ -134,9 +134,10 @@ def parse_interval(value: Any, where: str) -> int:
 CONFIG_NOTES: list[str] = []
 
 
-def expand_env(value: Any, where: str, env: dict[str, str] | None = None) -> Any:
+def expand_env(value: Any, where: str, env: dict[str, str] | None = None, _path: tuple[str, ...] = ()) -> Any:
     """Replace ``${NAME}`` in strings (recursively). A missing variable becomes None for a whole-value
-    reference (an optional secret left unset) and an error inside a longer string."""
+    reference (an optional secret left unset) and an error inside a longer string. Messages name the key as
+    the file writes it: ``trialwatch.toml [sources.reddit] client_secret``."""
     env = os.environ if env is None else env
     if isinstance(value, str):
         if "${" not in value:  # nearly every value: skip the regexes (a config may hold thousands)
@@ -144,19 +145,34 @@ def expand_env(value: Any, where: str, env: dict[str, str] | None = None) -> Any
         whole = _ENV_REF.fullmatch(value)
         if whole:
             if not env.get(whole.group(1)):
-                CONFIG_NOTES.append(f"{where} = ${{{whole.group(1)}}} is not set in the environment, "
-                                    "so it is left out")
+                CONFIG_NOTES.append(f"{_key_path(where, _path)} = ${{{whole.group(1)}}} is not set in the "
+                                    "environment, so it is left out")
             return env.get(whole.group(1)) or None
         def sub(m: re.Match[str]) -> str:
             if m.group(1) not in env:
-                raise ConfigError(f"{where}: environment variable {m.group(1)} is not set")
+                raise ConfigError(f"{_key_path(where, _path)}: environment variable {m.group(1)} is not set")
             return env[m.group(1)]
         return _ENV_REF.sub(sub, value)
     if isinstance(value, dict):
-        return {k: expand_env(v, f"{where}.{k}", env) for k, v in value.items()}
+        return {k: expand_env(v, where, env, (*_path, str(k))) for k, v in value.items()}
     if isinstance(value, list):
-        return [expand_env(v, f"{where}[{i}]", env) for i, v in enumerate(value)]
+        return [expand_env(v, where, env, (*_path[:-1], f"{_path[-1] if _path else ''}#{i + 1}"))
+                for i, v in enumerate(value)]
     return value
+
+
+def _key_path(where: str, path: tuple[str, ...]) -> str:
+    """``where`` and a key path as a TOML file shows it: ``f.toml [sources.reddit] client_secret``,
+    ``f.toml [[watch]] #2 url`` (an array of tables is numbered from 1)."""
+    if not path:
+        return where
+    *tables, key = path
+    if not tables:
+        return f"{where} {key}"
+    if len(tables) == 1 and "#" in tables[0]:
+        name, _, number = tables[0].partition("#")
+        return f"{where} [[{name}]] #{number} {key}"
+    return f"{where} [{'.'.join(tables)}] {key}"
 
 
 def _take(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str, default: Any) -> Any:
@@ -210,6 +226,8 @@ def watch_from_table(table: dict[str, Any], where: str, default_interval: int = 
         validate_keys(kind, keys)
     except UnsupportedWatch as exc:
         raise ConfigError(f"{where}: {exc}") from None
+    except (ValueError, TypeError) as exc:  # a value no rule of the source foresaw (an unbalanced IPv6 bracket)
+        raise ConfigError(f"{where}: the {kind} watch's keys cannot be read ({type(exc).__name__}: {exc})") from None
     floor = source_class(kind).min_interval_s
     if spec.interval_s < floor:
         CONFIG_NOTES.append(f"{where}: interval {spec.interval_s} s is shorter than the {floor // 60} minutes a "
@@ -320,6 +338,9 @@ def config_from_dict(raw: dict[str, Any], *, source: str = "<dict>", env: dict[s
         if "base_url" in table:
             cfg.base_urls[name] = _take(table, "base_url", str, w, "")
         settings = {k: v for k, v in table.items() if k in extra}
+        for key, value in settings.items():  # hosts, names and secrets: text (None is an unset ${SECRET})
+            if value is not None and not isinstance(value, str):
+                raise ConfigError(f"{w}.{key}: expected a string (in quotes), got {value!r}")
         if settings:
             cfg.source_settings[name] = settings
 
@@ -370,17 +391,26 @@ def config_from_dict(raw: dict[str, Any], *, source: str = "<dict>", env: dict[s
 
 
 def _check_source_settings(spec: WatchSpec, cfg: Config, where: str) -> None:
-    """An enabled watch whose kind needs ``[sources.KIND]`` settings (credentials) that are not there is a
-    configuration error now, not a failing check later."""
+    """An enabled watch whose kind needs ``[sources.KIND]`` settings (credentials) that are not there: said
+    at once, as a note (like an unset webhook), not an error that would stop every other command and watch;
+    the watch itself fails its checks with the same words until the settings are there."""
+    note = missing_settings_note(spec, cfg.source_settings.get(spec.kind, {}))
+    if note:
+        CONFIG_NOTES.append(f"{where} (id {spec.id!r}): {note}")
+
+
+def missing_settings_note(spec: WatchSpec, settings: dict[str, Any]) -> str | None:
+    """What an enabled watch lacks in ``[sources.KIND]`` (its source's ``check_settings``), or None."""
     from scrapers.kinds import source_class
     from scrapers.records import UnsupportedWatch
 
     if not spec.enabled:
-        return
+        return None
     try:
-        source_class(spec.kind).check_settings(spec.keys, cfg.source_settings.get(spec.kind, {}))
+        source_class(spec.kind).check_settings(spec.keys, settings)
     except UnsupportedWatch as exc:
-        raise ConfigError(f"{where} (id {spec.id!r}): {exc}") from None
+        return f"{exc}; this watch fails its checks until they are set"
+    return None
 
 
 def site_from_table(table: dict[str, Any], where: str) -> SiteSettings:

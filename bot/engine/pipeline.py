@@ -177,7 +177,11 @@ class Checker:
             await self._check(watch, report, dry_run, cycle)
         except Exception as exc:  # one watch's failure never stops the others
             if not isinstance(exc, (FetchError, ParseError, UnsupportedWatch)):  # a watch's keys a source refused
-                log.exception("unexpected error while checking %s", watch.id)
+                # an answer no parser rule foresaw (a list where a string was due), or a bug: one line for the
+                # person, the traceback with -v; the watch fails like any other, the others go on
+                log.error("watch %s: unexpected %s while reading its answer (-v shows where): %s", watch.id,
+                          type(exc).__name__, describe(exc))
+                log.debug("traceback of the unexpected error in watch %s", watch.id, exc_info=True)
             report.duration_ms = int((time.monotonic() - started) * 1000)
             self._fail(watch, report, describe(exc), dry_run)
         report.duration_ms = report.duration_ms or int((time.monotonic() - started) * 1000)
