@@ -35,7 +35,9 @@ _SITE_NAMES = {
 }
 
 
-_URL_IN_TEXT = re.compile(r"https?://[^\s'\"<>]+")
+#: a URL inside a sentence: punctuation that ends the sentence or clause (``…?limit=40: 127.0.0.1 is…``) is not
+#: part of it, so redacting the URL keeps the words around it
+_URL_IN_TEXT = re.compile(r"https?://[^\s'\"<>]+?(?=[.,:;!?)\]]*(?:[\s'\"<>]|$))")
 
 
 class FetchError(Exception):
