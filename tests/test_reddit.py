@@ -477,6 +477,69 @@ async def test_oauth_token_is_reused_then_renewed_on_expiry_and_on_401(server, t
     assert "GET http" in caplog.text  # DEBUG logging was captured
 
 
+SECRET_TOKEN = "SECRETTOKEN123"
+
+
+@pytest.mark.parametrize("body", [
+    f'{{"access_token": "{SECRET_TOKEN}", "expires_in": 86400',  # cut off
+    f'{{"access_token": "{SECRET_TOKEN}", "token_type": "bearer" "expires_in": 86400}}',  # a comma missing
+    f'{{"access_token": "{SECRET_TOKEN}\x01", "expires_in": 86400}}',  # a control character in the string
+    f'["{SECRET_TOKEN}"]',
+    f'{{"access_token": "{SECRET_TOKEN[:7]} {SECRET_TOKEN[7:]}\\r\\n", "expires_in": 86400}}',  # no bearer token
+    f'{{"error": "{SECRET_TOKEN}"}}',
+    f'{{"access_token": ["{SECRET_TOKEN}"]}}',
+], ids=["cut-off", "comma-missing", "control-char", "array", "not-a-token", "error-holds-it", "token-in-a-list"])
+def test_an_unreadable_token_answer_quotes_no_byte_of_it(server, tmp_path, capsys, caplog, monkeypatch, body) -> None:
+    """The token endpoint's answer may hold a token: whatever is wrong with it, the error names the host and
+    the problem and quotes nothing of it — not in the output, the DEBUG log, the database or ``watch list``."""
+    caplog.set_level(logging.DEBUG)
+    world = RedditWorld(server)
+    world.post("ResetME", "First.")
+    world.publish()
+    world.token_replies = [Reply(200, body)]
+    monkeypatch.setenv("REDDIT_CLIENT_ID", world.client_id)
+    monkeypatch.setenv("REDDIT_CLIENT_SECRET", world.client_secret)
+    cfg = config(tmp_path, server, watch("r-cfs", subreddit="cfs"), oauth=True)
+    assert main(["--config", str(cfg), "-v", "check", "--json"]) == 3
+    out = capsys.readouterr()
+    [event] = map(json.loads, out.out.splitlines())
+    error = event["detail"]["error"]
+    assert event["kind"] == "source_error" and "token endpoint" in error and server.url.split("//")[1] in error
+    assert [r.method for r in server.take_requests()] == ["POST"]  # nothing was read with a broken token
+    assert main(["--config", str(cfg), "watch", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "token endpoint" in listed
+    stored = "".join(p.read_bytes().decode("latin-1") for p in tmp_path.glob("tw.db*"))
+    everything = "\n".join((out.out, out.err, caplog.text, listed, stored))
+    assert "GET http" not in everything and "POST http" in everything  # DEBUG logging was on
+    for start in range(len(SECRET_TOKEN) - 7):
+        assert SECRET_TOKEN[start:start + 8] not in everything
+
+
+@pytest.mark.parametrize("expires_in", ["NaN", "Infinity", "1" + "0" * 400, "-5", '"86400"', "true"])
+async def test_a_token_lifetime_that_is_no_number_of_seconds_is_not_believed(server, tmp_path, monkeypatch,
+                                                                            expires_in) -> None:
+    """NaN made the token expire at once (a token request before every request), a number too large for a
+    float crashed the check: a lifetime that is not a positive number counts as an hour, a longer one as a day."""
+    world = RedditWorld(server)
+    world.post("ResetME", "First.")
+    world.publish()
+    world.tokens.append("tok-stated-oddly")
+    world.token_replies = [Reply(200, f'{{"access_token": "tok-stated-oddly", "expires_in": {expires_in}}}')]
+    monkeypatch.setenv("REDDIT_CLIENT_ID", world.client_id)
+    monkeypatch.setenv("REDDIT_CLIENT_SECRET", world.client_secret)
+    cfg, repo = _checker_setup(tmp_path, server, watch("r-cfs", subreddit="cfs"), oauth=True)
+    clock = FakeClock()
+    async with Fetcher(cfg.http, clock=clock.now, sleep=clock.sleep) as fetcher:
+        checker = Checker(cfg, repo, fetcher)
+        for _ in range(3):
+            [report] = await checker.check_all(cfg.watches)
+            assert report.status == "ok", report.error
+            clock.t += 600
+    asked = server.take_requests()
+    assert [r.method for r in asked].count("POST") == 1 and len(world.tokens) == 1  # one token for the half hour
+
+
 def test_only_one_credential_reads_without_oauth_and_says_so(server, tmp_path, capsys, monkeypatch) -> None:
     world = RedditWorld(server)
     world.post("ResetME", "First.")
