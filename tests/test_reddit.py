@@ -22,10 +22,17 @@ from bot.engine.pipeline import Checker
 from scrapers.http.budget import RequestBudget
 from scrapers.http.errors import FetchError
 from scrapers.http.fetcher import Fetcher
-from scrapers.reddit.source import post_id_from_url, reddit_keys
+from scrapers.reddit.source import RedditSource, post_id_from_url, reddit_keys
+from scrapers.records import Item, WatchSpec
 from storage.db import connect
 from storage.repo import Repo
-from tests.support.check_helpers import module_server, run_check, server, write_config  # noqa: F401 (fixtures)
+from tests.support.check_helpers import (  # noqa: F401 (fixtures)
+    module_server,
+    run_check,
+    server,
+    stored_events,
+    write_config,
+)
 from tests.support.reddit_standin import RedditWorld
 from tests.test_http import FakeClock
 
@@ -239,12 +246,53 @@ def test_keywords_and_follow_make_a_new_post_a_watch_of_its_comments(server, tmp
     code, events = run_check(cfg, capsys)
     assert [(e["kind"], e["subject"]) for e in events] == [("new_post", f"t3_{hit.id}")]
     followed = Repo(connect(tmp_path / "tw.db")).get_watch(f"r-cfs-{hit.id}")
-    assert followed.kind == "reddit" and followed.keys == {"url": f"https://www.reddit.com{hit.permalink}"}
+    assert followed.kind == "reddit" and followed.keys == {"url": f"https://www.reddit.com/comments/{hit.id}/"}
     world.comment(hit, "Following.")
     world.publish()
     server.take_requests()
     assert run_check(cfg, capsys, f"r-cfs-{hit.id}") == (0, [])  # its own silent baseline
     assert [r.path for r in server.take_requests()] == [f"/comments/{hit.id}.json"]
+
+
+def test_follow_builds_the_watch_from_the_checked_id_never_from_what_the_post_says(server, tmp_path, capsys) -> None:
+    """A post named ``t3_<@&1> ../x‮`` made a watch ``rf-<@&1> ../x‮`` (a mention, spaces, ``../``, an RTL
+    override); a permalink ``/r/cfs/nocomments/`` made a watch whose url failed validation at every check."""
+    world = RedditWorld(server)
+    world.post("Old daratumumab thread", "From last year.")
+    world.publish()
+    cfg = config(tmp_path, server, watch("rf", subreddit="cfs", keywords=["daratumumab"], follow=True))
+    assert run_check(cfg, capsys) == (0, [])
+    hostile = world.post("Daratumumab: read this", "Spam.", name="t3_<@&1> ../x\u202e")
+    odd = world.post("Daratumumab dosing", "Which dose?", permalink="/r/cfs/nocomments/")
+    world.publish()
+    assert main(["--config", str(cfg), "check", "--explain"]) == 0
+    assert "left out 1 post(s) or comment(s) whose id is not Reddit's" in capsys.readouterr().out
+    events = stored_events(cfg, capsys)
+    odd_url = f"https://www.reddit.com/comments/{odd.id}/"
+    assert [(e["kind"], e["subject"], e["url"]) for e in events] == [("new_post", f"t3_{odd.id}", odd_url)]
+    repo = Repo(connect(tmp_path / "tw.db"))
+    assert {w.id: w.keys for w in repo.list_watches()} == {
+        "rf": {"subreddit": "cfs", "keywords": ["daratumumab"], "follow": True}, f"rf-{odd.id}": {"url": odd_url}}
+    assert hostile.id not in "".join(present(tmp_path, "rf"))  # not an item either
+    server.take_requests()
+    assert run_check(cfg, capsys, f"rf-{odd.id}") == (0, [])  # the followed watch is valid: its silent baseline
+    assert [r.path for r in server.take_requests()] == [f"/comments/{odd.id}.json"]
+
+
+@pytest.mark.parametrize("key, permalink", [
+    ("t3_<@&1> ../x\u202e", "/r/cfs/comments/abc123/x/"), ("t3_ABC", "/r/cfs/comments/abc/x/"), ("t3_", "/r/cfs/"),
+    ("t1_abc123", "/r/cfs/comments/x/y/abc123/"), ("t3_" + "a" * 60, "/r/cfs/comments/aaaa/"),
+])
+def test_follow_follows_only_a_post_with_reddits_fullname(key, permalink) -> None:
+    source = RedditSource()
+    finder = WatchSpec(id="r-" + "x" * 62, kind="reddit", keys={"subreddit": "cfs", "follow": True}, interval_s=600)
+    item = Item(key, {"title": "daratumumab", "text": "", "url": f"https://www.reddit.com{permalink}"})
+    assert source.follow_spec(item, finder) is None
+    ok = source.follow_spec(Item("t3_1abc2d", {**item.fields, "url": "https://www.reddit.com/r/cfs/nocomments/"}),
+                            finder)
+    assert ok is not None and ok.keys == {"url": "https://www.reddit.com/comments/1abc2d/"}
+    assert ok.id == "r-" + "x" * 55 + "-1abc2d" and len(ok.id) == 64
+    config_from_dict({"watch": [{"id": ok.id, "kind": "reddit", **ok.keys}]})  # a valid watch
 
 
 # ------------------------------------------------------------------ a post's comments
