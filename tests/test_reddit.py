@@ -22,6 +22,7 @@ from bot.engine.pipeline import Checker
 from scrapers.http.budget import RequestBudget
 from scrapers.http.errors import FetchError
 from scrapers.http.fetcher import Fetcher
+from bot.engine.watches import keys_from_target
 from scrapers.reddit.source import RedditSource, post_id_from_url, reddit_keys
 from scrapers.records import Item, WatchSpec
 from storage.db import connect
@@ -143,13 +144,35 @@ def test_keys_are_checked_with_helpful_errors() -> None:
     assert post_id_from_url("https://redd.it/1abc2d") == "1abc2d"
 
 
+def test_a_subreddit_is_one_watch_however_it_is_written(server, tmp_path, capsys) -> None:
+    """Reddit's subreddit names are case-insensitive and often written r/cfs: ``watch add reddit cfs`` and
+    ``watch add reddit r/cfs`` made two watches of one subreddit, and ``subreddit = "r/CFS"`` asked for
+    ``/r/CFS/new`` (a watch with its own cursor, beside one written ``cfs``)."""
+    forms = ["cfs", "r/cfs", "/r/cfs", "/r/CFS/", "R/Cfs", " cfs "]
+    assert [keys_from_target("reddit", f) for f in forms] == [{"subreddit": "cfs"}] * len(forms)
+    assert {reddit_keys({"subreddit": f}).fingerprint for f in forms} == {"r/cfs?"}
+    db = tmp_path / "added.db"
+    for i, form in enumerate(("cfs", "r/CFS")):
+        assert main(["--db", str(db), "watch", "add", "reddit", form, "--id", f"r{i}"]) == 0
+    repo = Repo(connect(db))
+    assert repo.get_watch("r0").keys == repo.get_watch("r1").keys == {"subreddit": "cfs"}
+    capsys.readouterr()
+
+    world = RedditWorld(server)
+    world.post("ResetME", "First.")
+    world.publish()
+    cfg = config(tmp_path, server, watch("r-cfs", subreddit="r/CFS"))
+    assert run_check(cfg, capsys) == (0, [])
+    assert [r.path for r in server.take_requests()] == ["/r/cfs/new.json"]
+
+
 def test_watch_add_takes_a_subreddit_or_a_post(tmp_path, capsys) -> None:
     db = tmp_path / "tw.db"
     assert main(["--db", str(db), "watch", "add", "reddit", "r/cfs", "--id", "r-cfs"]) == 0
     assert main(["--db", str(db), "watch", "add", "reddit", "https://www.reddit.com/r/cfs/comments/abc123/x/",
                  "--id", "r-post"]) == 0
     repo = Repo(connect(db))
-    assert repo.get_watch("r-cfs").keys == {"subreddit": "r/cfs"}
+    assert repo.get_watch("r-cfs").keys == {"subreddit": "cfs"}
     assert repo.get_watch("r-post").keys == {"url": "https://www.reddit.com/r/cfs/comments/abc123/x/"}
 
 

@@ -1,6 +1,7 @@
 """``reddit`` watches: a subreddit's new posts, a subreddit search (newest first), or one post's comments.
 
-Keys: ``subreddit = "cfs"`` (new posts, ``/r/cfs/new``), or ``subreddit`` + ``query = "daratumumab OR
+Keys: ``subreddit = "cfs"`` (new posts, ``/r/cfs/new``; ``r/cfs``, ``/r/CFS/`` name the same subreddit:
+Reddit's names are case-insensitive, so they are read without ``r/`` and in lower case), or ``subreddit`` + ``query = "daratumumab OR
 ResetME"`` (``/r/cfs/search?q=…&restrict_sr=1&sort=new``), or ``url`` of a post (its comment tree,
 ``/comments/{id}``); ``keywords`` (only matching posts are news: title or text, case and accents folded)
 and, for a subreddit, ``follow = true`` (each new matching post becomes a ``reddit`` watch of its comments,
@@ -83,9 +84,14 @@ class RedditTarget:
         return f"post:{self.post_id}" if self.post_id else f"r/{self.subreddit}?{self.query or ''}"
 
 
+def normalise_subreddit(text: str) -> str:
+    """A subreddit as Reddit reads it: ``cfs`` for ``cfs``, ``r/cfs``, ``/r/CFS/`` (its names are
+    case-insensitive), so each way of writing one names one watch target, one cursor and one address."""
+    return re.sub(r"^/?r/", "", text.strip(), flags=re.IGNORECASE).strip("/").lower()
+
+
 def _subreddit(value: Any) -> str:
-    name = value.strip() if isinstance(value, str) else ""
-    name = re.sub(r"^/?r/", "", name, flags=re.IGNORECASE).strip("/")
+    name = normalise_subreddit(value) if isinstance(value, str) else ""
     if not _SUBREDDIT.match(name):
         raise UnsupportedWatch(f"reddit watch: subreddit must be a subreddit's name such as \"cfs\" (or \"r/cfs\"), "
                                f"got {value!r}")
@@ -220,7 +226,9 @@ class RedditSource(Source):
     @classmethod
     def keys_from_target(cls, target: str) -> dict[str, Any]:
         text = target.strip()
-        return {"url": text} if text.lower().startswith(("http://", "https://")) else {"subreddit": text}
+        if text.lower().startswith(("http://", "https://")):
+            return {"url": text}
+        return {"subreddit": normalise_subreddit(text)}
 
     def validate(self, keys: dict[str, Any]) -> None:
         reddit_keys(keys)
