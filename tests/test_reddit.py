@@ -484,6 +484,57 @@ async def test_a_429_asking_too_long_fails_the_check_and_holds_every_reddit_watc
         assert [r.status for r in await checker.check_all(cfg.watches)] == ["ok", "ok"]
 
 
+@pytest.mark.parametrize("reset", ["inf", "1e12", "nan"])
+async def test_a_reset_that_is_no_window_of_reddits_does_not_hold_the_watches_for_good(server, tmp_path, reset) -> None:
+    """``X-Ratelimit-Reset: inf`` held every Reddit watch of a running service for good (each check failed
+    with "the request budget is spent"): a reset that is not finite is not read, one past Reddit's
+    ten-minute window counts as the window."""
+    world = RedditWorld(server)
+    world.post("ResetME", "First.")
+    world.publish()
+    cfg, repo = _checker_setup(tmp_path, server, watch("r-cfs", subreddit="cfs"))
+    clock = FakeClock()
+    async with Fetcher(cfg.http, clock=clock.now, sleep=clock.sleep) as fetcher:
+        checker = Checker(cfg, repo, fetcher)
+        world.ratelimit = {"X-Ratelimit-Remaining": "0", "X-Ratelimit-Reset": reset}
+        [report] = await checker.check_all(cfg.watches)
+        assert report.status == "ok"
+        world.ratelimit = {}
+        clock.t += 600
+        fresh = world.post("ResetME", "Second.")
+        world.publish()
+        [report] = await checker.check_all(cfg.watches)
+        assert report.status == "ok", report.error
+        assert [e["subject"] for e in report.events] == [f"t3_{fresh.id}"]
+
+
+@pytest.mark.parametrize("cursor", [
+    {"target": "r/cfs?", "seen": 5, "stubs": [1], "hidden": "abc", "newest_utc": "x", "edge_utc": 10**400},
+    {"target": "r/cfs?", "seen": {"t3_x": 1}, "stubs": {"t1_a": True}, "newest_utc": float("inf"), "since_utc": []},
+    ["r/cfs?"],
+])
+async def test_a_damaged_cursor_starts_over_instead_of_crashing(server, tmp_path, cursor) -> None:
+    """The cursor is the watch's own, stored as JSON in the database: one damaged there (by hand, by an older
+    version) is read as far as it is valid, never a TypeError at every check."""
+    world = RedditWorld(server)
+    world.post("ResetME", "First.")
+    world.publish()
+    cfg, repo = _checker_setup(tmp_path, server, watch("r-cfs", subreddit="cfs"))
+    async with Fetcher(cfg.http) as fetcher:
+        checker = Checker(cfg, repo, fetcher)
+        assert [r.status for r in await checker.check_all(cfg.watches)] == ["ok"]
+        db = sqlite3.connect(tmp_path / "tw.db")
+        with db:
+            db.execute("UPDATE source_health SET state = ? WHERE watch_id = 'r-cfs'",
+                       [json.dumps({"validators": {}, "cursor": cursor})])
+        db.close()
+        fresh = world.post("ResetME", "Second.")
+        world.publish()
+        [report] = await checker.check_all(cfg.watches)
+        assert report.status == "ok", report.error
+        assert [e["subject"] for e in report.events] == [f"t3_{fresh.id}"]  # the stored items still say what is known
+
+
 # ------------------------------------------------------------------ OAuth
 
 

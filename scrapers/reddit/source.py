@@ -29,6 +29,7 @@ comment shown as ``[deleted]`` / ``[removed]`` is marked gone (no event); an edi
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -168,16 +169,26 @@ class _Cursor:
 
     @classmethod
     def load(cls, cursor: dict[str, Any], target: str) -> _Cursor:
-        if cursor.get("target") != target:
+        if not isinstance(cursor, dict) or cursor.get("target") != target:
             return cls(target=target)
-        seen = [s for s in cursor.get("seen") or [] if isinstance(s, str)]
-        stubs = {k: v for k, v in (cursor.get("stubs") or {}).items() if isinstance(k, str) and isinstance(v, int)}
+
+        def names(key: str) -> list[str]:
+            value = cursor.get(key)
+            return [s for s in value if isinstance(s, str)] if isinstance(value, list) else []
 
         def number(key: str) -> float | None:
             value = cursor.get(key)
-            return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                return None
+            try:
+                return float(value) if math.isfinite(value) else None
+            except OverflowError:  # an int too large for a float
+                return None
 
-        hidden = [s for s in cursor.get("hidden") or [] if isinstance(s, str)]
+        counts = cursor.get("stubs")
+        stubs = {k: v for k, v in counts.items() if isinstance(k, str) and isinstance(v, int)
+                 and not isinstance(v, bool)} if isinstance(counts, dict) else {}
+        seen, hidden = names("seen"), names("hidden")
         return cls(target, seen, number("newest_utc"), number("since_utc"), stubs, hidden, number("edge_utc"))
 
     def save(self) -> dict[str, Any]:
