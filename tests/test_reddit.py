@@ -22,10 +22,18 @@ from bot.engine.pipeline import Checker
 from scrapers.http.budget import RequestBudget
 from scrapers.http.errors import FetchError
 from scrapers.http.fetcher import Fetcher
-from scrapers.reddit.source import post_id_from_url, reddit_keys
+from bot.engine.watches import keys_from_target
+from scrapers.reddit.source import RedditSource, post_id_from_url, reddit_keys
+from scrapers.records import Item, WatchSpec
 from storage.db import connect
 from storage.repo import Repo
-from tests.support.check_helpers import module_server, run_check, server, write_config  # noqa: F401 (fixtures)
+from tests.support.check_helpers import (  # noqa: F401 (fixtures)
+    module_server,
+    run_check,
+    server,
+    stored_events,
+    write_config,
+)
 from tests.support.reddit_standin import RedditWorld
 from tests.test_http import FakeClock
 
@@ -136,13 +144,35 @@ def test_keys_are_checked_with_helpful_errors() -> None:
     assert post_id_from_url("https://redd.it/1abc2d") == "1abc2d"
 
 
+def test_a_subreddit_is_one_watch_however_it_is_written(server, tmp_path, capsys) -> None:
+    """Reddit's subreddit names are case-insensitive and often written r/cfs: ``watch add reddit cfs`` and
+    ``watch add reddit r/cfs`` made two watches of one subreddit, and ``subreddit = "r/CFS"`` asked for
+    ``/r/CFS/new`` (a watch with its own cursor, beside one written ``cfs``)."""
+    forms = ["cfs", "r/cfs", "/r/cfs", "/r/CFS/", "R/Cfs", " cfs "]
+    assert [keys_from_target("reddit", f) for f in forms] == [{"subreddit": "cfs"}] * len(forms)
+    assert {reddit_keys({"subreddit": f}).fingerprint for f in forms} == {"r/cfs?"}
+    db = tmp_path / "added.db"
+    for i, form in enumerate(("cfs", "r/CFS")):
+        assert main(["--db", str(db), "watch", "add", "reddit", form, "--id", f"r{i}"]) == 0
+    repo = Repo(connect(db))
+    assert repo.get_watch("r0").keys == repo.get_watch("r1").keys == {"subreddit": "cfs"}
+    capsys.readouterr()
+
+    world = RedditWorld(server)
+    world.post("ResetME", "First.")
+    world.publish()
+    cfg = config(tmp_path, server, watch("r-cfs", subreddit="r/CFS"))
+    assert run_check(cfg, capsys) == (0, [])
+    assert [r.path for r in server.take_requests()] == ["/r/cfs/new.json"]
+
+
 def test_watch_add_takes_a_subreddit_or_a_post(tmp_path, capsys) -> None:
     db = tmp_path / "tw.db"
     assert main(["--db", str(db), "watch", "add", "reddit", "r/cfs", "--id", "r-cfs"]) == 0
     assert main(["--db", str(db), "watch", "add", "reddit", "https://www.reddit.com/r/cfs/comments/abc123/x/",
                  "--id", "r-post"]) == 0
     repo = Repo(connect(db))
-    assert repo.get_watch("r-cfs").keys == {"subreddit": "r/cfs"}
+    assert repo.get_watch("r-cfs").keys == {"subreddit": "cfs"}
     assert repo.get_watch("r-post").keys == {"url": "https://www.reddit.com/r/cfs/comments/abc123/x/"}
 
 
@@ -239,12 +269,53 @@ def test_keywords_and_follow_make_a_new_post_a_watch_of_its_comments(server, tmp
     code, events = run_check(cfg, capsys)
     assert [(e["kind"], e["subject"]) for e in events] == [("new_post", f"t3_{hit.id}")]
     followed = Repo(connect(tmp_path / "tw.db")).get_watch(f"r-cfs-{hit.id}")
-    assert followed.kind == "reddit" and followed.keys == {"url": f"https://www.reddit.com{hit.permalink}"}
+    assert followed.kind == "reddit" and followed.keys == {"url": f"https://www.reddit.com/comments/{hit.id}/"}
     world.comment(hit, "Following.")
     world.publish()
     server.take_requests()
     assert run_check(cfg, capsys, f"r-cfs-{hit.id}") == (0, [])  # its own silent baseline
     assert [r.path for r in server.take_requests()] == [f"/comments/{hit.id}.json"]
+
+
+def test_follow_builds_the_watch_from_the_checked_id_never_from_what_the_post_says(server, tmp_path, capsys) -> None:
+    """A post named ``t3_<@&1> ../x‮`` made a watch ``rf-<@&1> ../x‮`` (a mention, spaces, ``../``, an RTL
+    override); a permalink ``/r/cfs/nocomments/`` made a watch whose url failed validation at every check."""
+    world = RedditWorld(server)
+    world.post("Old daratumumab thread", "From last year.")
+    world.publish()
+    cfg = config(tmp_path, server, watch("rf", subreddit="cfs", keywords=["daratumumab"], follow=True))
+    assert run_check(cfg, capsys) == (0, [])
+    hostile = world.post("Daratumumab: read this", "Spam.", name="t3_<@&1> ../x\u202e")
+    odd = world.post("Daratumumab dosing", "Which dose?", permalink="/r/cfs/nocomments/")
+    world.publish()
+    assert main(["--config", str(cfg), "check", "--explain"]) == 0
+    assert "left out 1 post(s) or comment(s) whose id is not Reddit's" in capsys.readouterr().out
+    events = stored_events(cfg, capsys)
+    odd_url = f"https://www.reddit.com/comments/{odd.id}/"
+    assert [(e["kind"], e["subject"], e["url"]) for e in events] == [("new_post", f"t3_{odd.id}", odd_url)]
+    repo = Repo(connect(tmp_path / "tw.db"))
+    assert {w.id: w.keys for w in repo.list_watches()} == {
+        "rf": {"subreddit": "cfs", "keywords": ["daratumumab"], "follow": True}, f"rf-{odd.id}": {"url": odd_url}}
+    assert hostile.id not in "".join(present(tmp_path, "rf"))  # not an item either
+    server.take_requests()
+    assert run_check(cfg, capsys, f"rf-{odd.id}") == (0, [])  # the followed watch is valid: its silent baseline
+    assert [r.path for r in server.take_requests()] == [f"/comments/{odd.id}.json"]
+
+
+@pytest.mark.parametrize("key, permalink", [
+    ("t3_<@&1> ../x\u202e", "/r/cfs/comments/abc123/x/"), ("t3_ABC", "/r/cfs/comments/abc/x/"), ("t3_", "/r/cfs/"),
+    ("t1_abc123", "/r/cfs/comments/x/y/abc123/"), ("t3_" + "a" * 60, "/r/cfs/comments/aaaa/"),
+])
+def test_follow_follows_only_a_post_with_reddits_fullname(key, permalink) -> None:
+    source = RedditSource()
+    finder = WatchSpec(id="r-" + "x" * 62, kind="reddit", keys={"subreddit": "cfs", "follow": True}, interval_s=600)
+    item = Item(key, {"title": "daratumumab", "text": "", "url": f"https://www.reddit.com{permalink}"})
+    assert source.follow_spec(item, finder) is None
+    ok = source.follow_spec(Item("t3_1abc2d", {**item.fields, "url": "https://www.reddit.com/r/cfs/nocomments/"}),
+                            finder)
+    assert ok is not None and ok.keys == {"url": "https://www.reddit.com/comments/1abc2d/"}
+    assert ok.id == "r-" + "x" * 55 + "-1abc2d" and len(ok.id) == 64
+    config_from_dict({"watch": [{"id": ok.id, "kind": "reddit", **ok.keys}]})  # a valid watch
 
 
 # ------------------------------------------------------------------ a post's comments
@@ -413,6 +484,57 @@ async def test_a_429_asking_too_long_fails_the_check_and_holds_every_reddit_watc
         assert [r.status for r in await checker.check_all(cfg.watches)] == ["ok", "ok"]
 
 
+@pytest.mark.parametrize("reset", ["inf", "1e12", "nan"])
+async def test_a_reset_that_is_no_window_of_reddits_does_not_hold_the_watches_for_good(server, tmp_path, reset) -> None:
+    """``X-Ratelimit-Reset: inf`` held every Reddit watch of a running service for good (each check failed
+    with "the request budget is spent"): a reset that is not finite is not read, one past Reddit's
+    ten-minute window counts as the window."""
+    world = RedditWorld(server)
+    world.post("ResetME", "First.")
+    world.publish()
+    cfg, repo = _checker_setup(tmp_path, server, watch("r-cfs", subreddit="cfs"))
+    clock = FakeClock()
+    async with Fetcher(cfg.http, clock=clock.now, sleep=clock.sleep) as fetcher:
+        checker = Checker(cfg, repo, fetcher)
+        world.ratelimit = {"X-Ratelimit-Remaining": "0", "X-Ratelimit-Reset": reset}
+        [report] = await checker.check_all(cfg.watches)
+        assert report.status == "ok"
+        world.ratelimit = {}
+        clock.t += 600
+        fresh = world.post("ResetME", "Second.")
+        world.publish()
+        [report] = await checker.check_all(cfg.watches)
+        assert report.status == "ok", report.error
+        assert [e["subject"] for e in report.events] == [f"t3_{fresh.id}"]
+
+
+@pytest.mark.parametrize("cursor", [
+    {"target": "r/cfs?", "seen": 5, "stubs": [1], "hidden": "abc", "newest_utc": "x", "edge_utc": 10**400},
+    {"target": "r/cfs?", "seen": {"t3_x": 1}, "stubs": {"t1_a": True}, "newest_utc": float("inf"), "since_utc": []},
+    ["r/cfs?"],
+])
+async def test_a_damaged_cursor_starts_over_instead_of_crashing(server, tmp_path, cursor) -> None:
+    """The cursor is the watch's own, stored as JSON in the database: one damaged there (by hand, by an older
+    version) is read as far as it is valid, never a TypeError at every check."""
+    world = RedditWorld(server)
+    world.post("ResetME", "First.")
+    world.publish()
+    cfg, repo = _checker_setup(tmp_path, server, watch("r-cfs", subreddit="cfs"))
+    async with Fetcher(cfg.http) as fetcher:
+        checker = Checker(cfg, repo, fetcher)
+        assert [r.status for r in await checker.check_all(cfg.watches)] == ["ok"]
+        db = sqlite3.connect(tmp_path / "tw.db")
+        with db:
+            db.execute("UPDATE source_health SET state = ? WHERE watch_id = 'r-cfs'",
+                       [json.dumps({"validators": {}, "cursor": cursor})])
+        db.close()
+        fresh = world.post("ResetME", "Second.")
+        world.publish()
+        [report] = await checker.check_all(cfg.watches)
+        assert report.status == "ok", report.error
+        assert [e["subject"] for e in report.events] == [f"t3_{fresh.id}"]  # the stored items still say what is known
+
+
 # ------------------------------------------------------------------ OAuth
 
 
@@ -475,6 +597,69 @@ async def test_oauth_token_is_reused_then_renewed_on_expiry_and_on_401(server, t
     everything += json.dumps(repo.health("r-cfs").state.cursor)
     _no_secret_in(everything, world)
     assert "GET http" in caplog.text  # DEBUG logging was captured
+
+
+SECRET_TOKEN = "SECRETTOKEN123"
+
+
+@pytest.mark.parametrize("body", [
+    f'{{"access_token": "{SECRET_TOKEN}", "expires_in": 86400',  # cut off
+    f'{{"access_token": "{SECRET_TOKEN}", "token_type": "bearer" "expires_in": 86400}}',  # a comma missing
+    f'{{"access_token": "{SECRET_TOKEN}\x01", "expires_in": 86400}}',  # a control character in the string
+    f'["{SECRET_TOKEN}"]',
+    f'{{"access_token": "{SECRET_TOKEN[:7]} {SECRET_TOKEN[7:]}\\r\\n", "expires_in": 86400}}',  # no bearer token
+    f'{{"error": "{SECRET_TOKEN}"}}',
+    f'{{"access_token": ["{SECRET_TOKEN}"]}}',
+], ids=["cut-off", "comma-missing", "control-char", "array", "not-a-token", "error-holds-it", "token-in-a-list"])
+def test_an_unreadable_token_answer_quotes_no_byte_of_it(server, tmp_path, capsys, caplog, monkeypatch, body) -> None:
+    """The token endpoint's answer may hold a token: whatever is wrong with it, the error names the host and
+    the problem and quotes nothing of it — not in the output, the DEBUG log, the database or ``watch list``."""
+    caplog.set_level(logging.DEBUG)
+    world = RedditWorld(server)
+    world.post("ResetME", "First.")
+    world.publish()
+    world.token_replies = [Reply(200, body)]
+    monkeypatch.setenv("REDDIT_CLIENT_ID", world.client_id)
+    monkeypatch.setenv("REDDIT_CLIENT_SECRET", world.client_secret)
+    cfg = config(tmp_path, server, watch("r-cfs", subreddit="cfs"), oauth=True)
+    assert main(["--config", str(cfg), "-v", "check", "--json"]) == 3
+    out = capsys.readouterr()
+    [event] = map(json.loads, out.out.splitlines())
+    error = event["detail"]["error"]
+    assert event["kind"] == "source_error" and "token endpoint" in error and server.url.split("//")[1] in error
+    assert [r.method for r in server.take_requests()] == ["POST"]  # nothing was read with a broken token
+    assert main(["--config", str(cfg), "watch", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "token endpoint" in listed
+    stored = "".join(p.read_bytes().decode("latin-1") for p in tmp_path.glob("tw.db*"))
+    everything = "\n".join((out.out, out.err, caplog.text, listed, stored))
+    assert "GET http" not in everything and "POST http" in everything  # DEBUG logging was on
+    for start in range(len(SECRET_TOKEN) - 7):
+        assert SECRET_TOKEN[start:start + 8] not in everything
+
+
+@pytest.mark.parametrize("expires_in", ["NaN", "Infinity", "1" + "0" * 400, "-5", '"86400"', "true"])
+async def test_a_token_lifetime_that_is_no_number_of_seconds_is_not_believed(server, tmp_path, monkeypatch,
+                                                                            expires_in) -> None:
+    """NaN made the token expire at once (a token request before every request), a number too large for a
+    float crashed the check: a lifetime that is not a positive number counts as an hour, a longer one as a day."""
+    world = RedditWorld(server)
+    world.post("ResetME", "First.")
+    world.publish()
+    world.tokens.append("tok-stated-oddly")
+    world.token_replies = [Reply(200, f'{{"access_token": "tok-stated-oddly", "expires_in": {expires_in}}}')]
+    monkeypatch.setenv("REDDIT_CLIENT_ID", world.client_id)
+    monkeypatch.setenv("REDDIT_CLIENT_SECRET", world.client_secret)
+    cfg, repo = _checker_setup(tmp_path, server, watch("r-cfs", subreddit="cfs"), oauth=True)
+    clock = FakeClock()
+    async with Fetcher(cfg.http, clock=clock.now, sleep=clock.sleep) as fetcher:
+        checker = Checker(cfg, repo, fetcher)
+        for _ in range(3):
+            [report] = await checker.check_all(cfg.watches)
+            assert report.status == "ok", report.error
+            clock.t += 600
+    asked = server.take_requests()
+    assert [r.method for r in asked].count("POST") == 1 and len(world.tokens) == 1  # one token for the half hour
 
 
 def test_only_one_credential_reads_without_oauth_and_says_so(server, tmp_path, capsys, monkeypatch) -> None:

@@ -10,17 +10,23 @@ credentials and ``grant_type=client_credentials``; the answer is ``{"access_toke
 One :class:`AppToken` lives per fetcher and app (see :meth:`Fetcher.shared`), so every Reddit watch of a
 ``check`` or of the running service shares it: asked for once, renewed a minute before it expires or when
 the API answers 401. Neither the secret nor the token is ever logged, put in an error message or stored in
-the database; ``repr`` shows neither.
+the database; ``repr`` shows neither. So an answer of the token endpoint that cannot be used (not JSON, no
+``access_token``, one that is no bearer token) is an error naming the host and the problem that quotes no
+byte of it: whatever is wrong with it, it may hold a token.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import json
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from scrapers.http.errors import FetchError
+from scrapers.json_body import json_type_name
 from scrapers.records import ParseError
 
 __all__ = ["AppToken"]
@@ -29,6 +35,12 @@ __all__ = ["AppToken"]
 RENEW_EARLY_S = 60.0
 #: when the answer does not say how long the token lasts (Reddit's tokens last a day)
 DEFAULT_LIFETIME_S = 3600.0
+#: a stated lifetime longer than this is not believed (a day: Reddit's)
+MAX_LIFETIME_S = 86400.0
+#: what a bearer token is made of (RFC 6750 "b64token"): anything else would break or inject the header
+_BEARER = re.compile(r"[A-Za-z0-9\-._~+/]{1,4096}=*")
+#: an OAuth error code ("invalid_grant", "unsupported_grant_type"): quoted only when it looks like one
+_ERROR_CODE = re.compile(r"[a-z_]{1,40}")
 
 
 class AppToken:
@@ -36,6 +48,8 @@ class AppToken:
 
     def __init__(self, token_url: str, client_id: str, client_secret: str) -> None:
         self.token_url = token_url
+        #: what errors name: the endpoint's host (and port), never its answer
+        self.where = f"Reddit's token endpoint ({urlsplit(token_url).netloc.rpartition('@')[2] or token_url})"
         self._basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode("ascii")
         self._token: str | None = None
         self._expires_at = float("-inf")
@@ -72,15 +86,30 @@ class AppToken:
                     raise FetchError(exc.kind, f"Reddit refused the app credentials ([sources.reddit] client_id / "
                                      f"client_secret): {exc.message}", url=exc.url, status=exc.status) from None
                 raise
-            doc = resp.json()
-            token = doc.get("access_token") if isinstance(doc, dict) else None
-            if not isinstance(token, str) or not token:
-                error = doc.get("error") if isinstance(doc, dict) else None
-                raise ParseError("Reddit's token endpoint answered without an access_token"
-                                 + (f" (error: {str(error)[:80]})" if error else ""))
-            lifetime = doc.get("expires_in")
-            if isinstance(lifetime, bool) or not isinstance(lifetime, (int, float)) or lifetime <= 0:
-                lifetime = DEFAULT_LIFETIME_S
+            token, lifetime = self._read(resp.body)
             self._token = token
-            self._expires_at = fetcher.now() + max(0.0, float(lifetime) - RENEW_EARLY_S)
+            self._expires_at = fetcher.now() + max(0.0, lifetime - RENEW_EARLY_S)
             return f"bearer {token}", True
+
+    def _read(self, body: bytes) -> tuple[str, float]:
+        """The token endpoint's answer → (the token, its lifetime in seconds); a ParseError that quotes none of
+        it otherwise (not the shared JSON reader: its messages quote the bytes near the fault)."""
+        try:
+            doc = json.loads(body)
+        except (ValueError, RecursionError):  # also bad UTF-8 and numbers too long to read
+            raise ParseError(f"{self.where} answered {len(body)} bytes that are not JSON (not shown: they may "
+                             "hold a token)") from None
+        if not isinstance(doc, dict):
+            raise ParseError(f"{self.where} answered a JSON {json_type_name(doc)} instead of an object with an "
+                             "access_token")
+        token = doc.get("access_token")
+        if token is None:
+            error = doc.get("error")
+            code = error if isinstance(error, str) and _ERROR_CODE.fullmatch(error) else None
+            raise ParseError(f"{self.where} answered without an access_token" + (f" (error: {code})" if code else ""))
+        if not isinstance(token, str) or not _BEARER.fullmatch(token):
+            raise ParseError(f"{self.where} answered an access_token that is not a bearer token (not shown)")
+        lifetime = doc.get("expires_in")
+        if isinstance(lifetime, bool) or not isinstance(lifetime, (int, float)) or not lifetime > 0:
+            return token, DEFAULT_LIFETIME_S  # also NaN
+        return token, float(min(lifetime, MAX_LIFETIME_S))  # min first: an int too large for a float

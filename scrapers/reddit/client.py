@@ -18,6 +18,7 @@ and the token endpoint's (``auth_base``), are settings, so tests point them at 1
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,8 @@ ANON_PER_MINUTE = 10
 OAUTH_PER_MINUTE = 100
 DEFAULT_OAUTH_BASE = "https://oauth.reddit.com"
 DEFAULT_AUTH_BASE = "https://www.reddit.com"
+#: Reddit's rate-limit window, seconds: a reset said to be further away is not Reddit's (nor believed)
+WINDOW_S = 600.0
 
 #: what Reddit's error statuses usually mean here (the fetcher keeps no error body)
 _STATUS_HINTS = {
@@ -138,8 +141,9 @@ class RedditClient:
                 raise
             self.bytes += len(resp.body)
             self.status = resp.status
+            reset = _number(resp.headers.get("x-ratelimit-reset"))
             self.budget.observe(_number(resp.headers.get("x-ratelimit-remaining")),
-                                _number(resp.headers.get("x-ratelimit-reset")))
+                                None if reset is None else min(reset, WINDOW_S))
             return resp.json()
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
@@ -152,7 +156,10 @@ class RedditClient:
 
 
 def _number(value: str | None) -> float | None:
+    """A header's number of requests or seconds; None for anything else ("inf" and "nan" included: an
+    infinite reset would hold every Reddit watch of a running service for good)."""
     try:
-        return float(value) if value is not None else None
+        number = float(value) if value is not None else None
     except ValueError:
         return None
+    return number if number is not None and math.isfinite(number) else None

@@ -1,9 +1,12 @@
 """``reddit`` watches: a subreddit's new posts, a subreddit search (newest first), or one post's comments.
 
-Keys: ``subreddit = "cfs"`` (new posts, ``/r/cfs/new``), or ``subreddit`` + ``query = "daratumumab OR
+Keys: ``subreddit = "cfs"`` (new posts, ``/r/cfs/new``; ``r/cfs``, ``/r/CFS/`` name the same subreddit:
+Reddit's names are case-insensitive, so they are read without ``r/`` and in lower case), or ``subreddit`` + ``query = "daratumumab OR
 ResetME"`` (``/r/cfs/search?q=…&restrict_sr=1&sort=new``), or ``url`` of a post (its comment tree,
 ``/comments/{id}``); ``keywords`` (only matching posts are news: title or text, case and accents folded)
-and, for a subreddit, ``follow = true`` (each new matching post becomes a ``reddit`` watch of its comments).
+and, for a subreddit, ``follow = true`` (each new matching post becomes a ``reddit`` watch of its comments,
+``{watch id}-{post id}`` on ``https://www.reddit.com/comments/{post id}/``: both built from the post's id36,
+checked to be base36 as Reddit's are, never copied from what the post says of itself).
 
 What a check asks (the politeness Reddit asks for is in :mod:`scrapers.reddit.client`):
 
@@ -26,6 +29,7 @@ comment shown as ``[deleted]`` / ``[removed]`` is marked gone (no event); an edi
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -55,6 +59,8 @@ MAX_MORE_REQUESTS = 4
 MAX_REMEMBERED = 2000
 
 _SUBREDDIT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]{1,20}(\+[A-Za-z0-9][A-Za-z0-9_]{1,20})*$")
+#: a post's fullname as Reddit writes it: what a followed watch's id and address are built from
+_POST_FULLNAME = re.compile(r"t3_([0-9a-z]{1,13})")
 _POST_PATH = re.compile(r"/comments/([a-z0-9]{2,12})(?:/|$)", re.IGNORECASE)
 _SHORT_HOSTS = ("redd.it",)
 _KEYS = {"subreddit", "query", "url", "keywords", "follow"}
@@ -79,9 +85,14 @@ class RedditTarget:
         return f"post:{self.post_id}" if self.post_id else f"r/{self.subreddit}?{self.query or ''}"
 
 
+def normalise_subreddit(text: str) -> str:
+    """A subreddit as Reddit reads it: ``cfs`` for ``cfs``, ``r/cfs``, ``/r/CFS/`` (its names are
+    case-insensitive), so each way of writing one names one watch target, one cursor and one address."""
+    return re.sub(r"^/?r/", "", text.strip(), flags=re.IGNORECASE).strip("/").lower()
+
+
 def _subreddit(value: Any) -> str:
-    name = value.strip() if isinstance(value, str) else ""
-    name = re.sub(r"^/?r/", "", name, flags=re.IGNORECASE).strip("/")
+    name = normalise_subreddit(value) if isinstance(value, str) else ""
     if not _SUBREDDIT.match(name):
         raise UnsupportedWatch(f"reddit watch: subreddit must be a subreddit's name such as \"cfs\" (or \"r/cfs\"), "
                                f"got {value!r}")
@@ -158,16 +169,26 @@ class _Cursor:
 
     @classmethod
     def load(cls, cursor: dict[str, Any], target: str) -> _Cursor:
-        if cursor.get("target") != target:
+        if not isinstance(cursor, dict) or cursor.get("target") != target:
             return cls(target=target)
-        seen = [s for s in cursor.get("seen") or [] if isinstance(s, str)]
-        stubs = {k: v for k, v in (cursor.get("stubs") or {}).items() if isinstance(k, str) and isinstance(v, int)}
+
+        def names(key: str) -> list[str]:
+            value = cursor.get(key)
+            return [s for s in value if isinstance(s, str)] if isinstance(value, list) else []
 
         def number(key: str) -> float | None:
             value = cursor.get(key)
-            return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                return None
+            try:
+                return float(value) if math.isfinite(value) else None
+            except OverflowError:  # an int too large for a float
+                return None
 
-        hidden = [s for s in cursor.get("hidden") or [] if isinstance(s, str)]
+        counts = cursor.get("stubs")
+        stubs = {k: v for k, v in counts.items() if isinstance(k, str) and isinstance(v, int)
+                 and not isinstance(v, bool)} if isinstance(counts, dict) else {}
+        seen, hidden = names("seen"), names("hidden")
         return cls(target, seen, number("newest_utc"), number("since_utc"), stubs, hidden, number("edge_utc"))
 
     def save(self) -> dict[str, Any]:
@@ -216,7 +237,9 @@ class RedditSource(Source):
     @classmethod
     def keys_from_target(cls, target: str) -> dict[str, Any]:
         text = target.strip()
-        return {"url": text} if text.lower().startswith(("http://", "https://")) else {"subreddit": text}
+        if text.lower().startswith(("http://", "https://")):
+            return {"url": text}
+        return {"subreddit": normalise_subreddit(text)}
 
     def validate(self, keys: dict[str, Any]) -> None:
         reddit_keys(keys)
@@ -241,13 +264,19 @@ class RedditSource(Source):
         return matches_keywords(keywords, (item.fields.get("title"), item.fields.get("text")))
 
     def follow_spec(self, item: Item, watch: WatchSpec) -> WatchSpec | None:
-        """A new matching post of a subreddit watch becomes a watch of its comments (silent baseline first)."""
-        url = item.fields.get("url")
-        if (not watch.keys.get("follow") or "subreddit" not in watch.keys or not item.key.startswith("t3_")
-                or not isinstance(url, str) or not self.is_news(item, watch)):
+        """A new matching post of a subreddit watch becomes a watch of its comments (silent baseline first).
+
+        Its id and address come from the post's fullname, followed only when it is Reddit's (``t3_`` and a
+        base36 id36): never from the post's ``name`` or ``permalink`` as sent, which could make an id with a
+        mention, spaces or ``../`` in it, or an address that is no post's."""
+        fullname = _POST_FULLNAME.fullmatch(item.key)
+        if (fullname is None or not watch.keys.get("follow") or "subreddit" not in watch.keys
+                or not self.is_news(item, watch)):
             return None
-        suffix = f"-{item.key.removeprefix('t3_')}"
-        return WatchSpec(id=watch.id[: 64 - len(suffix)] + suffix, kind=self.kind, keys={"url": url},
+        post_id = fullname.group(1)
+        suffix = f"-{post_id}"  # at most 14 characters: the start of the (valid) watch id stays, so the id is valid
+        return WatchSpec(id=watch.id[: 64 - len(suffix)] + suffix, kind=self.kind,
+                         keys={"url": f"{SITE}/comments/{post_id}/"},
                          interval_s=watch.interval_s, labels=list(watch.labels))
 
     async def fetch(self, watch: WatchSpec, fetcher: "Fetcher", state: FetchState) -> FetchOutcome:
@@ -261,6 +290,14 @@ class RedditSource(Source):
         return FetchOutcome(result=result, state=FetchState(validators={}, cursor=new_cursor.save()),
                             requests=client.requests, bytes=client.bytes, http_status=client.status,
                             notes=notes + client.finish_notes())
+
+
+def _skipped_note(read: Page) -> list[str]:
+    """What ``--explain`` says of things left out as damaged (see :mod:`scrapers.reddit.things`)."""
+    if not read.skipped:
+        return []
+    return [f"left out {read.skipped} post(s) or comment(s) whose id is not Reddit's (t3_/t1_ and base36): "
+            "damaged, neither an item nor news"]
 
 
 # --------------------------------------------------------------------------- reading a listing
@@ -302,6 +339,7 @@ async def _read_listing(client: RedditClient, target: RedditTarget,
         if slid:
             notes.append(f"{len(slid)} older post(s) came into view (newer ones were removed): history, not news")
             items = [i for i in items if i.key not in slid]
+    notes += _skipped_note(read)
     fresh = sum(1 for i in items if i.key not in known)
     notes.append("baseline: the newest page" if baseline else f"read {pages} page(s): {fresh} post(s) not seen before")
     result = ParseResult(items=items, complete=False,
@@ -367,6 +405,7 @@ async def _read_comments(client: RedditClient, post_id: str,
         if history:
             notes.append(f"{len(history)} comment(s) older than the watch's first check: recorded as history")
             items = [i for i in items if i.key not in history]
+    notes += _skipped_note(read)
     if baseline:
         notes.append(f"baseline: {len(items)} post(s) and comment(s); {len(history_ids)} hidden behind "
                      "'load more comments' left as history")

@@ -17,6 +17,7 @@ import base64
 import html
 import itertools
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -43,6 +44,7 @@ class Comment:
     edited: float | bool = False
     deleted: bool = False
     replies: list["Comment"] = field(default_factory=list)
+    overrides: dict[str, Any] = field(default_factory=dict)  # fields served as given (damaged or hostile answers)
 
     def data(self, post: "Post", raw: bool) -> dict[str, Any]:
         body = "[deleted]" if self.deleted else self.body
@@ -56,6 +58,7 @@ class Comment:
             "permalink": f"/r/{post.subreddit}/comments/{post.id}/{post.slug}/{self.id}/",
             "score": 1, "ups": 1, "downs": 0, "stickied": False, "distinguished": None, "gilded": 0,
             "controversiality": 0, "score_hidden": False, "collapsed": False, "depth": 0, "replies": "",
+            **self.overrides,
         }
 
 
@@ -71,10 +74,11 @@ class Post:
     edited: float | bool = False
     deleted: bool = False
     comments: list[Comment] = field(default_factory=list)
+    overrides: dict[str, Any] = field(default_factory=dict)  # fields served as given (damaged or hostile answers)
 
     @property
     def slug(self) -> str:
-        return "_".join(self.title.lower().split())[:40].strip("_") or "post"
+        return re.sub(r"[^a-z0-9]+", "_", self.title.lower())[:50].strip("_") or "post"  # as Reddit makes them
 
     @property
     def permalink(self) -> str:
@@ -95,6 +99,7 @@ class Post:
             "domain": f"self.{self.subreddit}", "num_comments": len(list(walk(self.comments))), "score": 5,
             "ups": 5, "downs": 0, "upvote_ratio": 1.0, "stickied": False, "over_18": False, "locked": False,
             "link_flair_text": None, "removed_by_category": "deleted" if self.deleted else None, "thumbnail": "self",
+            **self.overrides,
         }
 
 
@@ -110,9 +115,10 @@ def listing(children: list[dict[str, Any]], after: str | None = None) -> dict[st
 
 
 class RedditWorld:
-    """One subreddit and its posts on a replay server; ``publish()`` (re)registers every route."""
+    """One subreddit and its posts on a replay server; ``publish()`` (re)registers every route. Without a server
+    (None) it only builds the documents Reddit would answer (:meth:`tree`, :meth:`more_children`)."""
 
-    def __init__(self, server: ReplayServer, subreddit: str = "cfs", page_size: int = 100) -> None:
+    def __init__(self, server: ReplayServer | None, subreddit: str = "cfs", page_size: int = 100) -> None:
         self.server = server
         self.subreddit = subreddit
         self.page_size = page_size
@@ -127,6 +133,7 @@ class RedditWorld:
         self.tokens: list[str] = []
         self.revoked: set[str] = set()
         self.token_lifetime = 3600
+        self.token_replies: list[Reply] = []  # answers of the token endpoint (one each) before the normal ones
 
     # --- the world --------------------------------------------------------------------------------
     def tick(self, seconds: float = 60.0) -> float:
@@ -140,8 +147,9 @@ class RedditWorld:
             out = digits[r] + out
         return out
 
-    def post(self, title: str, text: str = "", *, author: str = "mecfs_reader", url: str | None = None) -> Post:
-        p = Post(self.base36(), title, author, text, self.tick(), self.subreddit, url)
+    def post(self, title: str, text: str = "", *, author: str = "mecfs_reader", url: str | None = None,
+             **overrides: Any) -> Post:
+        p = Post(self.base36(), title, author, text, self.tick(), self.subreddit, url, overrides=overrides)
         self.posts.append(p)
         return p
 
@@ -163,6 +171,7 @@ class RedditWorld:
 
     # --- serving ------------------------------------------------------------------------------------
     def publish(self) -> None:
+        assert self.server is not None, "a world without a server only builds documents"
         sub = self.subreddit
         for prefix, ext in (("", ".json"), ("/oauth", "")):
             self.server.handle("GET", f"{prefix}/r/{sub}/new{ext}", self._guard(prefix, self._new))
@@ -192,6 +201,8 @@ class RedditWorld:
         form = parse_qs(req.body.decode())
         if req.headers.get("authorization") != f"Basic {expected}":
             return Reply(401, {"message": "Unauthorized", "error": 401})
+        if self.token_replies:
+            return self.token_replies.pop(0)
         if form.get("grant_type") != ["client_credentials"]:
             return Reply(200, {"error": "unsupported_grant_type"})
         token = f"tok-{len(self.tokens) + 1}-a9f3c2e7d1b4"
@@ -222,11 +233,14 @@ class RedditWorld:
         hits = [p for p in self.posts if any(t in f"{p.title} {p.selftext}".lower() for t in terms)]
         return self._page(hits, req)
 
+    def tree(self, post: Post, raw: bool = True) -> list[dict[str, Any]]:
+        """``/comments/{id}``'s answer: the submission's Listing and the comments' Listing."""
+        return [listing([{"kind": "t3", "data": post.data(raw)}]),
+                listing(self._level(post, post.comments, f"t3_{post.id}", 0, raw))]
+
     def _tree(self, post: Post):
         def answer(req: Recorded) -> Reply:
-            raw = req.query.get("raw_json") == ["1"]
-            return self._reply([listing([{"kind": "t3", "data": post.data(raw)}]),
-                                listing(self._level(post, post.comments, f"t3_{post.id}", 0, raw))])
+            return self._reply(self.tree(post, req.query.get("raw_json") == ["1"]))
         return answer
 
     def _level(self, post: Post, comments: list[Comment], parent: str, depth: int, raw: bool) -> list[dict[str, Any]]:
@@ -252,6 +266,10 @@ class RedditWorld:
         wanted = (req.query.get("children") or [""])[0].split(",")
         if (req.query.get("api_type") or [""])[0] != "json" or not link.startswith("t3_"):
             return self._reply({"json": {"errors": [["BAD_REQUEST", "missing link_id or api_type", None]]}})
+        return self._reply(self.more_children(link, wanted, raw))
+
+    def more_children(self, link: str, wanted: list[str], raw: bool = True) -> dict[str, Any]:
+        """``/api/morechildren``'s answer for the comment id36s ``wanted`` of post ``link`` (a fullname)."""
         post = self.find(link)
         things: list[dict[str, Any]] = []
 
@@ -268,7 +286,7 @@ class RedditWorld:
             except KeyError:
                 continue
             flat(c, 1)
-        return self._reply({"json": {"errors": [], "data": {"things": things}}})
+        return {"json": {"errors": [], "data": {"things": things}}}
 
 
 def json_lines(out: str) -> list[dict[str, Any]]:
