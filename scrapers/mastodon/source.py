@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 from scrapers.http.errors import FetchError, site_name
-from scrapers.mastodon.status import parse_statuses, status_order
+from scrapers.mastodon.status import parse_statuses, status_id, status_order
 from scrapers.records import FetchOutcome, FetchState, Item, ParseError, ParseResult, UnsupportedWatch, WatchSpec
 from scrapers.source import Source
 
@@ -170,16 +170,16 @@ class _Walk:
         """The account's id on the instance (``/api/v1/accounts/lookup``), asked once and kept in the cursor."""
         resp = await self.get(f"{instance}/api/v1/accounts/lookup", {"acct": handle})
         account = resp.json()
-        account_id = account.get("id") if isinstance(account, dict) else None
-        if not isinstance(account_id, (str, int)) or not str(account_id):
+        account_id = status_id(account.get("id")) if isinstance(account, dict) else None
+        if account_id is None:
             raise ParseError(f"{site_name(instance)} answered the lookup of @{handle} without an account id")
-        return str(account_id)
+        return account_id
 
     async def timeline(self, path: str, min_id: str | None) -> ParseResult:
         """The statuses after ``min_id`` (all of them, up to :data:`MAX_PAGES` pages), or the newest page."""
         items: dict[str, Item] = {}
         meta: dict[str, Any] = {}
-        boosts = 0
+        boosts = skipped = 0
         for page in range(MAX_PAGES):
             params = {"limit": str(PAGE_SIZE)}
             if min_id:
@@ -188,6 +188,7 @@ class _Walk:
             result = parse_statuses(resp.body, _request_url(path, params))
             meta = meta or result.meta
             boosts += result.meta.get("boosts", 0)
+            skipped += result.meta.get("skipped", 0)
             for item in result.items:
                 items.setdefault(item.key, item)
             page_newest = _newest(resp, result)
@@ -204,6 +205,8 @@ class _Walk:
                 self.notes.append(f"more than {MAX_PAGES * PAGE_SIZE} new statuses: the rest is read at the next check")
         if boosts:
             self.notes.append(f"{boosts} boost(s) read as the status boosted")
+        if skipped:
+            self.notes.append(f"{skipped} status(es) without a readable uri were skipped")
         ordered = sorted(items.values(), key=lambda i: i.fields.get("published") or "")
         return ParseResult(items=ordered, complete=False, meta={"thread": meta.get("thread", {})})
 
@@ -217,10 +220,14 @@ def _newest(resp: "Response", result: ParseResult) -> str | None:
     the page), else the largest id on the page; None for an empty page (the cursor stays)."""
     prev = link_targets(resp.headers.get("link")).get("prev")
     if prev:
-        values = parse_qs(urlsplit(prev).query).get("min_id") or parse_qs(urlsplit(prev).query).get("since_id")
-        if values and values[0]:
-            return values[0]
-    ids = [str(s.get("id")) for s in _ids_of(resp) if s.get("id") is not None]
+        try:
+            query = parse_qs(urlsplit(prev).query)
+        except ValueError:  # a Link target that is no URL: read the ids instead
+            query = {}
+        value = status_id((query.get("min_id") or query.get("since_id") or [None])[0])
+        if value:
+            return value
+    ids = [sid for sid in (status_id(s.get("id")) for s in _ids_of(resp)) if sid]
     return max(ids, key=status_order) if ids else None
 
 
