@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from scrapers.http.errors import FetchError, site_name
-from scrapers.mastodon.status import parse_statuses, status_id, status_order
+from scrapers.mastodon.status import parse_statuses, status_id, status_order, web_url
 from scrapers.records import FetchOutcome, FetchState, Item, ParseError, ParseResult, UnsupportedWatch, WatchSpec
 from scrapers.source import Source
 
@@ -58,16 +58,12 @@ def link_targets(header: str | None) -> dict[str, str]:
     return {rel.strip(): target for target, rel in _LINK.findall(header or "")}
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
 def watch_target(keys: dict[str, Any]) -> tuple[str, str | None, str | None]:
     """``(instance, tag, account handle)`` of a watch's keys (one of tag and handle), or UnsupportedWatch."""
     url = keys.get("url")
-    parts = urlsplit(url.strip()) if isinstance(url, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+    checked = web_url(url.strip()) if isinstance(url, str) else None  # never raises, whatever the string
+    parts = urlsplit(checked) if checked else None
+    if parts is None:
         raise UnsupportedWatch(f"mastodon watch needs url = \"https://…\": an instance (with tag = \"…\") or an "
                                f"account such as https://mastodon.social/@handle, got {url!r}")
     instance = f"{parts.scheme}://{parts.netloc}"
@@ -104,11 +100,9 @@ class MastodonSource(Source):
     def keys_from_target(cls, target: str) -> dict[str, Any]:
         """A hashtag page's address (``https://instance/tags/NAME``) is the instance plus ``tag``."""
         text = target.strip()
-        parts = urlsplit(text)
-        match = _TAG_PATH.match(parts.path)
-        if parts.scheme in ("http", "https") and parts.netloc and match:
-            from urllib.parse import unquote
-
+        parts = urlsplit(text) if web_url(text) else None  # a malformed address is left to validate() to name
+        match = _TAG_PATH.match(parts.path) if parts else None
+        if parts and match:
             return {"url": f"{parts.scheme}://{parts.netloc}", "tag": unquote(match.group(1))}
         return {"url": text}
 
