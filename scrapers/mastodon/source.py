@@ -170,10 +170,12 @@ class _Walk:
         return account_id
 
     async def timeline(self, path: str, min_id: str | None) -> ParseResult:
-        """The statuses after ``min_id`` (all of them, up to :data:`MAX_PAGES` pages), or the newest page."""
+        """The statuses after ``min_id`` (all of them, up to :data:`MAX_PAGES` pages), or, on the first check
+        (no ``min_id``), the newest page alone: one request, whatever the page holds."""
         items: dict[str, Item] = {}
         meta: dict[str, Any] = {}
         boosts = skipped = 0
+        baseline = not min_id
         for page in range(MAX_PAGES):
             params = {"limit": str(PAGE_SIZE)}
             if min_id:
@@ -186,10 +188,14 @@ class _Walk:
             for item in result.items:
                 items.setdefault(item.key, item)
             page_newest = _newest(resp, result)
-            if page_newest is not None:
-                self.newest = min_id = page_newest
-            if not min_id:  # the first check: the newest page is the baseline
+            advanced = page_newest is not None and (not min_id or status_order(page_newest) > status_order(min_id))
+            if advanced:  # the cursor only moves forward, whatever a page says
+                self.newest = page_newest
+            if baseline:  # the first check: the newest page is the baseline
                 break
+            if not advanced:
+                break  # nothing newer than what was asked for (a server that ignores min_id answers the same page)
+            min_id = page_newest
             if result.meta.get("statuses", 0) < PAGE_SIZE:
                 break  # a page that is not full is the end of what is new
             if resp.headers.get("x-ratelimit-remaining", "").strip() == "0":
