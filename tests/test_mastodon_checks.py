@@ -1,7 +1,8 @@
 """The ``mastodon`` watch kind's checks as a person sets them up and pays for them: a watch ``url`` that
 ``urlsplit`` cannot read is a configuration error naming ``url`` (never a traceback), the first check is one
-request however full its page, a server that ignores ``min_id`` costs at most one request more, and the cursor
-only moves forward. Real HTTP against the Mastodon stand-in on 127.0.0.1."""
+request however full its page, a server that ignores ``min_id`` costs at most one request more, the cursor only
+moves forward, and ``watch list`` shows what tells one watch from another (a hashtag, a search within a
+subreddit). Real HTTP against the Mastodon stand-in on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from bot.demo.replay import Reply
 from scrapers.http.fetcher import Fetcher, HttpSettings
 from scrapers.mastodon.source import PAGE_SIZE, MastodonSource
 from scrapers.records import FetchState, WatchSpec
-from tests.support.check_helpers import module_server, server  # noqa: F401
+from tests.support.check_helpers import module_server, server, write_config  # noqa: F401
 from tests.support.mastodon_standin import FakeMastodon
 from tests.test_mastodon_hostile import rich_status
 
@@ -84,3 +85,22 @@ async def test_ids_of_the_wrong_type_never_become_the_cursor_and_unreadable_stat
     outcome = await check_once(server, FetchState(cursor={"min_id": "7"}))
     assert outcome.state.cursor == {"min_id": "7"} and len(outcome.result.items) == 4
     assert outcome.notes == ["1 status(es) without a readable uri were skipped"]
+
+
+def test_watch_list_shows_every_key_that_tells_a_watch_apart(server, tmp_path, capsys) -> None:
+    """A hashtag watch is its instance and its tag; a Reddit search its subreddit and its query (every kind the
+    same way: the main key first, then the others)."""
+    cfg = write_config(tmp_path, server, """
+        [[watch]]
+        id = "r-cfs-resetme"
+        kind = "reddit"
+        subreddit = "cfs"
+        query = "daratumumab OR ResetME"
+    """)
+    assert main(["--config", str(cfg), "watch", "add", "mastodon", "https://mastodon.social/tags/MECFS",
+                 "--id", "m-tag"]) == 0
+    capsys.readouterr()
+    assert main(["--config", str(cfg), "watch", "list"]) == 0
+    lines = {line.split("\t")[0]: line.split("\t")[1] for line in capsys.readouterr().out.splitlines()}
+    assert lines["m-tag"] == "mastodon url=https://mastodon.social tag=MECFS"
+    assert lines["r-cfs-resetme"] == "reddit subreddit=cfs query=daratumumab OR ResetME"
