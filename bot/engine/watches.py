@@ -22,17 +22,33 @@ def default_watch_id(kind: str, target: str) -> str:
 
 
 def describe_watch(w: WatchSpec) -> str:
-    """``kind target``: what the watch follows (its URL, trial, search or query), never a side setting such as
-    ``board_tz`` or ``follow`` that happens to sort first."""
+    """``kind key=value …``: what the watch follows (its URL, trial, search or query) first, never a side setting
+    such as ``board_tz`` or ``follow`` that happens to sort first; then its other keys, shortened, because they
+    can be what tells two watches of one site apart (a Mastodon instance's ``tag``, a search ``query`` within a
+    subreddit)."""
     try:
         cls = source_class(w.kind)
-        main = [k for k in (cls.url_key, cls.target_key) if k] + [
-            k for entry in cls.required_keys for k in (entry if isinstance(entry, tuple) else (entry,))]
+        declared = [k for entry in cls.required_keys for k in (entry if isinstance(entry, tuple) else (entry,))]
+        main = [k for k in (cls.url_key, cls.target_key) if k] + declared
+        order = [*main, *cls.optional_keys]
     except ValueError:
-        main = []
+        main = order = []
     key = next((k for k in main if k in w.keys), next(iter(w.keys), None))
     if key is None:
         return w.kind
-    value = w.keys[key]
-    shown = "&".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else value
-    return f"{w.kind} {key}={shown}"
+    rest = sorted((k for k in w.keys if k != key), key=lambda k: (order.index(k) if k in order else len(order), k))
+    shown = [f"{key}={_shown_value(w.keys[key])}"] + [f"{k}={_shown_value(w.keys[k], 60)}" for k in rest]
+    return f"{w.kind} {' '.join(shown)}"
+
+
+def _shown_value(value: object, limit: int | None = None) -> str:
+    """A key's value in one short piece: a table as ``a=b&c=d``, a list comma-separated, a flag as true/false."""
+    if isinstance(value, dict):
+        text = "&".join(f"{k}={v}" for k, v in value.items())
+    elif isinstance(value, list):
+        text = ",".join(map(str, value))
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    else:
+        text = str(value)
+    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"

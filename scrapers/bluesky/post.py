@@ -5,12 +5,16 @@ One post becomes one ``post`` item keyed by its ``at://`` URI:
 * **text**: the record's ``text``, with each link facet (``app.bsky.richtext.facet#link``) turned back into
   its whole URL where the text shows a shortened one ("haukeland.no/nyheter/resetm..."). Facet offsets
   count **bytes of the UTF-8 text**, not characters: an emoji before a link moves it by four. A facet whose
-  offsets fall outside the text or inside a character is left alone;
-* ``links``: every link facet's URL and the external embed's (a link card), each once;
+  offsets fall outside the text or inside a character, or overlap the facet before it, is left alone;
+* ``links``: the URL of every link facet applied and the external embed's (a link card), each once;
 * ``reply_to``: the parent post's permalink (``record.reply.parent``); ``quote_of``: the quoted post's
   (an ``app.bsky.embed.record`` embed, or ``app.bsky.embed.recordWithMedia``, of a post);
 * ``lang``: the record's ``langs`` (``"nb"``, or ``"en,nb"`` when it names several);
 * ``url``: the permalink ``https://bsky.app/profile/{handle}/post/{rkey}`` made from the URI.
+
+A field of the wrong JSON type (``langs: 5``, ``features: ["x"]``, ``external: "x"``) is read as absent, and only
+http(s) addresses become links; a post without a usable ``at://`` URI or record is skipped (counted in
+``meta["skipped"]``); a page of any other shape is a :class:`ParseError` saying so.
 
 In an author feed a repost (``reason`` ``app.bsky.feed.defs#reasonRepost``) is never the actor's own post:
 it is read as the post reposted, by its own author and URI, so it is one post, shown once however often
@@ -26,15 +30,20 @@ from urllib.parse import parse_qs, urlsplit
 
 from scrapers import times
 from scrapers.json_body import json_type_name, loads_json
+from scrapers.mastodon.status import language_tag, web_url
 from scrapers.records import Item, ParseError, ParseResult
 from scrapers.text import clean_multiline, clean_text
 
-__all__ = ["apply_link_facets", "parse_posts", "permalink", "post_item"]
+__all__ = ["DID", "HANDLE", "apply_link_facets", "parse_posts", "permalink", "post_item"]
 
 REPOST = "app.bsky.feed.defs#reasonRepost"
 LINK_FEATURE = "app.bsky.richtext.facet#link"
 _POST_COLLECTION = "app.bsky.feed.post"
-_AT_URI = re.compile(r"^at://([^/]+)/([^/]+)/([^/?#]+)$")
+#: a handle (``name.bsky.social``) and a DID (``did:plc:…``), as atproto defines them
+HANDLE = re.compile(r"^(?=.{3,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
+DID = re.compile(r"^did:[a-z]+:[a-zA-Z0-9._:%-]{1,2000}$")
+#: ``at://{did or handle}/{collection}/{record key}``, in the characters atproto allows (ASCII)
+_AT_URI = re.compile(r"^at://([a-zA-Z0-9._:%-]{1,2048})/([a-zA-Z0-9.-]{1,317})/([A-Za-z0-9._~:-]{1,512})$")
 #: display text that is a URL as the app shortens it: no spaces, a dot in the host part
 _SHORT_URL = re.compile(r"^(?:https?://)?[^\s/]+\.[^\s/]+(?:/\S*)?$")
 
@@ -54,7 +63,7 @@ def permalink(uri: Any, handle: Any = None) -> str | None:
     match = _AT_URI.match(uri) if isinstance(uri, str) else None
     if not match or match.group(2) != _POST_COLLECTION:
         return None
-    who = handle if isinstance(handle, str) and handle and handle != "handle.invalid" else match.group(1)
+    who = handle if _handle(handle) and handle != "handle.invalid" else match.group(1)
     return f"https://bsky.app/profile/{who}/post/{match.group(3)}"
 
 
@@ -71,41 +80,60 @@ def _bare(url: str) -> str:
     return re.sub(r"^(?:https?://)?(?:www\.)?", "", url)
 
 
+def _handle(value: Any) -> str | None:
+    """A handle as atproto defines it, else None (never a number, a space or a character that is none)."""
+    return value if isinstance(value, str) and HANDLE.match(value) else None
+
+
+def _offset(value: Any) -> int | None:
+    """A byte offset: an integer, not ``true`` (which Python counts as 1)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _link_span(facet: Any, size: int) -> tuple[int, int, str] | None:
+    """``(byteStart, byteEnd, uri)`` of a link facet inside a text of ``size`` bytes, or None for anything else
+    (another feature, offsets outside the text, an address that is not http(s), a part of the wrong type)."""
+    index = facet.get("index") if isinstance(facet, dict) else None
+    if not isinstance(index, dict):
+        return None
+    start, end = _offset(index.get("byteStart")), _offset(index.get("byteEnd"))
+    if start is None or end is None or not 0 <= start < end <= size:
+        return None
+    features = facet.get("features")
+    for feature in features if isinstance(features, list) else []:
+        uri = web_url(feature.get("uri")) if isinstance(feature, dict) and feature.get("$type") == LINK_FEATURE else None
+        if uri:
+            return start, end, uri
+    return None
+
+
 def apply_link_facets(text: str, facets: Any) -> tuple[str, list[str]]:
-    """The text with shortened link displays replaced by their whole URLs, and every link facet's URL.
+    """The text with shortened link displays replaced by their whole URLs, and the URLs of the facets applied.
 
     Offsets are UTF-8 byte offsets (``index.byteStart``/``byteEnd``); overlapping facets after the first and
-    facets that do not cut the text at character boundaries are skipped.
+    facets that do not cut the text at character boundaries are skipped, and give no link either (what they
+    point at is not what the text shows). A lone surrogate (``"\\ud800"`` in the JSON: no character, so no
+    valid record holds one) is measured as the three bytes ``surrogatepass`` gives it and left for the text's
+    cleaning, so the facets after it still land where they belong.
     """
-    data = text.encode("utf-8")
-    spans: list[tuple[int, int, str]] = []
-    for facet in facets if isinstance(facets, list) else []:
-        index = facet.get("index") if isinstance(facet, dict) else None
-        start = index.get("byteStart") if isinstance(index, dict) else None
-        end = index.get("byteEnd") if isinstance(index, dict) else None
-        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(data)):
-            continue
-        for feature in facet.get("features") or []:
-            uri = feature.get("uri") if isinstance(feature, dict) else None
-            if feature.get("$type") == LINK_FEATURE and isinstance(uri, str) and uri.startswith(("http://", "https://")):
-                spans.append((start, end, uri))
-                break
+    data = text.encode("utf-8", "surrogatepass")
+    spans = [span for facet in (facets if isinstance(facets, list) else []) if (span := _link_span(facet, len(data)))]
     links: list[str] = []
     out: list[bytes] = []
     pos = 0
     for start, end, uri in sorted(spans):
-        links.append(uri)
         if start < pos:
             continue  # overlaps the facet before it
         try:
-            shown = data[start:end].decode("utf-8")
+            shown = data[start:end].decode("utf-8", "surrogatepass")
         except UnicodeDecodeError:
             continue  # offsets inside a character: the text is left as it is
         out.append(data[pos:start])
-        out.append((uri if shown != uri and _looks_shortened(shown, uri) else shown).encode("utf-8"))
+        out.append((uri if shown != uri and _looks_shortened(shown, uri) else shown).encode("utf-8", "surrogatepass"))
         pos = end
+        links.append(uri)
     out.append(data[pos:])
-    return b"".join(out).decode("utf-8"), list(dict.fromkeys(links))
+    return b"".join(out).decode("utf-8", "surrogatepass"), list(dict.fromkeys(links))
 
 
 def _embedded_post_uri(embed: Any) -> str | None:
@@ -135,19 +163,20 @@ def _quoted_handle(view: Any) -> str | None:
 
 
 def _external_uri(embed: Any) -> str | None:
-    if isinstance(embed, dict) and embed.get("$type") == "app.bsky.embed.external":
-        uri = (embed.get("external") or {}).get("uri")
-        return uri if isinstance(uri, str) and uri.startswith(("http://", "https://")) else None
+    """The link card's address (``app.bsky.embed.external``, or the media of ``…recordWithMedia``), if http(s)."""
     if isinstance(embed, dict) and embed.get("$type") == "app.bsky.embed.recordWithMedia":
-        return _external_uri(embed.get("media"))
-    return None
+        embed = embed.get("media")
+    if not isinstance(embed, dict) or embed.get("$type") != "app.bsky.embed.external":
+        return None
+    external = embed.get("external")
+    return web_url(external.get("uri")) if isinstance(external, dict) else None
 
 
 def _author(author: Any) -> tuple[str | None, str | None]:
     """(how people read the author, their handle)."""
     if not isinstance(author, dict):
         return None, None
-    handle = author.get("handle") if isinstance(author.get("handle"), str) else None
+    handle = _handle(author.get("handle"))
     name = clean_text(author.get("displayName")) if isinstance(author.get("displayName"), str) else ""
     if name and handle:
         return f"{name} (@{handle})", handle
@@ -158,8 +187,8 @@ def post_item(post: dict[str, Any], *, parent_handle: str | None = None) -> Item
     """One ``postView`` → a post item; None when it is not a readable post (no URI or no record)."""
     uri = post.get("uri")
     record = post.get("record")
-    if not isinstance(uri, str) or not _AT_URI.match(uri) or not isinstance(record, dict):
-        return None
+    if permalink(uri) is None or not isinstance(record, dict):
+        return None  # not a post's at:// URI (the only thing a postView's uri is) or no record
     author, handle = _author(post.get("author"))
     raw_text = record.get("text") if isinstance(record.get("text"), str) else ""
     text, links = apply_link_facets(raw_text, record.get("facets"))
@@ -169,14 +198,14 @@ def post_item(post: dict[str, Any], *, parent_handle: str | None = None) -> Item
     reply = record.get("reply") if isinstance(record.get("reply"), dict) else {}
     parent = reply.get("parent") if isinstance(reply.get("parent"), dict) else {}
     quoted = _embedded_post_uri(record.get("embed"))
-    langs = [lang for lang in record.get("langs") or [] if isinstance(lang, str) and lang]
+    langs = [lang for lang in record.get("langs") if language_tag(lang)] if isinstance(record.get("langs"), list) else []
     fields = {
         "author": author,
         "published": iso_utc(record.get("createdAt")) or iso_utc(post.get("indexedAt")),
         "edited": None,
         "title": None,
         "text": clean_multiline(text) or None,
-        "url": permalink(uri, handle) or uri,
+        "url": permalink(uri, handle),
         "platform": "bluesky",
         "community": None,
         "lang": ",".join(langs) or None,
@@ -249,5 +278,5 @@ def parse_posts(body: bytes, url: str | None = None) -> ParseResult:
     ordered = sorted(items.values(), key=lambda i: sort_times.get(i.key, ""))
     cursor = data.get("cursor") if isinstance(data.get("cursor"), str) and data.get("cursor") else None
     meta = {"thread": _page_meta(url, data), "cursor": cursor, "sort_times": sort_times, "reposts": reposts,
-            "entries": len(data.get("feed") or data.get("posts") or []), "skipped": skipped}
+            "entries": len(data["feed"] if isinstance(data.get("feed"), list) else data["posts"]), "skipped": skipped}
     return ParseResult(items=ordered, complete=False, meta=meta)

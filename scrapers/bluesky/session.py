@@ -12,13 +12,16 @@ The tokens live in this process only, in one table keyed by ``(auth_base, handle
 a log line, an error message, an event or ``--explain``. Why a process-wide table: ``trialwatch run``
 makes new source objects every cycle, and Bluesky allows only 30 ``createSession`` per 5 minutes and 300 a
 day per account, so every search of every cycle logging in anew would soon be refused. The password is
-only ever sent in the body of ``createSession``.
+only ever sent in the body of ``createSession``, and only to ``auth_base`` itself: ``createSession`` and
+``refreshSession`` never follow a redirect (httpx would send a 307's body, the password, on to wherever it
+points), and a redirect answer is an error naming where it pointed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
 
 from scrapers.http.errors import FetchError, site_name
 from scrapers.json_body import loads_json
@@ -108,19 +111,20 @@ class BlueskySession:
         _SESSIONS.pop(self._key, None)
         self.requests += 1
         try:
-            resp = await fetcher.request("POST", self.auth_base + REFRESH, expect="json",
+            resp = await fetcher.request("POST", self.auth_base + REFRESH, expect="json", follow_redirects=False,
                                          headers={"Authorization": f"Bearer {tokens.refresh}"})
         except FetchError as exc:
             if exc.kind != "http_status" or exc.status not in (400, 401):
                 raise
             return await self._create(fetcher)
-        return self._keep(resp, "refreshSession")
+        return self._keep(self._not_redirected(resp, "session refresh", "the refresh token"), "refreshSession")
 
     async def _create(self, fetcher: "Fetcher") -> _Tokens:
         self.requests += 1
         try:
             resp = await fetcher.post_json(self.auth_base + CREATE,
-                                           {"identifier": self.handle, "password": self._password})
+                                           {"identifier": self.handle, "password": self._password},
+                                           follow_redirects=False)
         except FetchError as exc:
             if exc.kind == "http_status" and exc.status in (400, 401):
                 code = xrpc_error(exc)
@@ -132,7 +136,20 @@ class BlueskySession:
                       "an app password from Settings → Privacy and security → App passwords)",
                     url=exc.url, status=exc.status) from None
             raise
-        return self._keep(resp, "createSession")
+        return self._keep(self._not_redirected(resp, "login", "the password"), "createSession")
+
+    def _not_redirected(self, resp: "Response", what: str, secret: str) -> "Response":
+        """``resp``, unless it is a redirect: then the FetchError saying where it pointed (the secret stays here)."""
+        if not 300 <= resp.status < 400:
+            return resp
+        location = resp.headers.get("location", "").strip()
+        try:
+            target = site_name(urljoin(resp.url, location)) if location else "nowhere (no Location)"
+        except ValueError:  # a Location that is no URL
+            target = "an address that is no URL"
+        raise FetchError("http_status", f"Bluesky's {what} at {site_name(self.auth_base)} answered a redirect "
+                         f"(HTTP {resp.status}) to {target}; not following it with {secret} "
+                         "(check [sources.bluesky] auth_base)", url=resp.url, status=resp.status)
 
     def _keep(self, resp: "Response", method: str) -> _Tokens:
         """The tokens of a createSession/refreshSession answer, remembered; a message without them otherwise."""

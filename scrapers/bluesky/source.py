@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from scrapers.bluesky.post import parse_posts
+from scrapers.bluesky.post import DID, HANDLE, parse_posts
 from scrapers.bluesky.session import BlueskySession
 from scrapers.records import FetchOutcome, FetchState, Item, ParseResult, UnsupportedWatch, WatchSpec
 from scrapers.source import Source
@@ -45,8 +45,6 @@ OVERLAP = timedelta(minutes=10)
 #: how many keys of the last check's window are remembered (to compare them again, never to announce)
 REMEMBERED = 200
 
-_HANDLE = re.compile(r"^(?=.{3,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
-_DID = re.compile(r"^did:[a-z]+:[a-zA-Z0-9._:%-]{1,2000}$")
 _PROFILE = re.compile(r"^/profile/([^/?#]+)/?$")
 
 _CREDENTIALS_HELP = ("set [sources.bluesky] handle = \"${BLUESKY_HANDLE}\" and app_password = "
@@ -59,7 +57,7 @@ def actor_of(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
     text = value.strip().lstrip("@")
-    return text if _HANDLE.match(text) or _DID.match(text) else None
+    return text if HANDLE.match(text) or DID.match(text) else None
 
 
 def watch_target(keys: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -166,6 +164,8 @@ class BlueskySource(Source):
         cursor["seen"] = [i.key for i in reversed(result.items)][:REMEMBERED]
         if reader.reposts:
             reader.notes.append(f"{reader.reposts} repost(s) read as the post reposted")
+        if reader.skipped:
+            reader.notes.append(f"{reader.skipped} entr(y/ies) without a post's at:// URI and record were skipped")
         if reader.session is not None and reader.session.renewed:
             reader.notes.append("the Bluesky session had expired and was renewed")
         return FetchOutcome(result=result, state=FetchState(dict(state.validators), cursor),
@@ -198,6 +198,7 @@ class _Reader:
         self.bytes = 0
         self.status: int | None = None
         self.reposts = 0
+        self.skipped = 0
         self.notes: list[str] = []
         self.session: BlueskySession | None = None
         if query is not None:
@@ -233,6 +234,7 @@ class _Reader:
 
         result = parse_posts(resp.body, f"{url}?{urlencode(params)}")
         self.reposts += result.meta.get("reposts", 0)
+        self.skipped += result.meta.get("skipped", 0)
         return result
 
 

@@ -29,7 +29,8 @@ _XML_STARTS = (b"<?xml", b"<rss", b"<feed", b"<rdf:rdf")
 
 @dataclass
 class Response:
-    """A complete, size-bounded answer. A 304 is a Response too (``not_modified``, empty body)."""
+    """A complete, size-bounded answer. A 304 is a Response too (``not_modified``, empty body), and so is a
+    redirect a request asked not to follow (``follow_redirects=False``: its status and ``Location``)."""
 
     url: str
     status: int

@@ -386,9 +386,11 @@ class Fetcher:
         return await self.request("GET", url, params=params, validators=validators, expect=expect, headers=headers)
 
     async def post_json(
-        self, url: str, body: Any, *, expect: str = "json", headers: Mapping[str, str] | None = None
+        self, url: str, body: Any, *, expect: str = "json", headers: Mapping[str, str] | None = None,
+        follow_redirects: bool = True,
     ) -> Response:
-        return await self.request("POST", url, json=body, expect=expect, headers=headers)
+        return await self.request("POST", url, json=body, expect=expect, headers=headers,
+                                  follow_redirects=follow_redirects)
 
     async def request(
         self,
@@ -403,8 +405,13 @@ class Fetcher:
         headers: Mapping[str, str] | None = None,
         url_guard: UrlGuard | None = None,
         pin: Pin | None = None,
+        follow_redirects: bool = True,
     ) -> Response:
         """Send one logical request (retrying as configured) and return the complete response.
+
+        ``follow_redirects=False`` is for requests whose body or headers must reach only the host asked (a
+        login with a password): a redirect is then not followed but returned as it is (a 3xx Response with
+        its ``Location``), for the caller to refuse in its own words.
 
         ``url_guard`` is awaited with every URL the request reaches, redirect hops included, before
         it is sent; it raises :class:`FetchError` to refuse one (see :class:`GuardedFetcher`). A
@@ -421,7 +428,7 @@ class Fetcher:
             async with asyncio.timeout_at(deadline) as scope:
                 return await self._request(method, url, host, params=params, json=json, data=data,
                                            validators=validators, expect=expect, headers=headers,
-                                           url_guard=url_guard, pin=pin)
+                                           url_guard=url_guard, pin=pin, follow_redirects=follow_redirects)
         except TimeoutError:
             if not scope.expired():
                 raise
@@ -451,7 +458,7 @@ class Fetcher:
         self, method: str, url: str, host: str, *, params: Mapping[str, str] | None, json: Any,
         data: Mapping[str, str] | None,
         validators: Mapping[str, str] | None, expect: str, headers: Mapping[str, str] | None,
-        url_guard: UrlGuard | None, pin: Pin | None,
+        url_guard: UrlGuard | None, pin: Pin | None, follow_redirects: bool = True,
     ) -> Response:
         safe = redact_url(url)
         send_headers, sent_validators = _request_headers(expect, validators, headers)
@@ -460,7 +467,7 @@ class Fetcher:
             attempt += 1
             try:
                 raw = await self._attempt(method, url, host, params=params, json=json, data=data, headers=send_headers,
-                                          guard=url_guard, pin=pin)
+                                          guard=url_guard, pin=pin, follow_redirects=follow_redirects)
             except _Retryable as exc:
                 if attempt > self.settings.max_retries:
                     raise self._gave_up(exc, url, attempt) from None
@@ -476,6 +483,8 @@ class Fetcher:
                 why = f"{method} {safe}: {raw.status} {httpx.codes.get_reason_phrase(raw.status)}"
                 await self._pause(delay, why, attempt)
                 continue
+            if not follow_redirects and 300 <= raw.status < 400 and raw.status != 304:
+                return Response(raw.url, raw.status, raw.headers, raw.body, raw.elapsed_s, attempt)
             return self._final(raw, url, expect, attempt, sent_validators)
 
     def _retry_delay(self, raw: _Raw, url: str, attempt: int) -> float:
@@ -532,7 +541,7 @@ class Fetcher:
     async def _attempt(
         self, method: str, url: str, host: str, *, params: Any, json: Any, headers: dict[str, str],
         data: Mapping[str, str] | None = None,
-        guard: UrlGuard | None = None, pin: Pin | None = None,
+        guard: UrlGuard | None = None, pin: Pin | None = None, follow_redirects: bool = True,
     ) -> _Raw:
         """Wait for our turn at the host, send, and read the (bounded) body."""
         timeout_s = self.settings.timeout_s
@@ -548,7 +557,7 @@ class Fetcher:
             try:
                 async with asyncio.timeout(timeout_s * _TOTAL_TIMEOUT_FACTOR):
                     async with client.stream(method, url, params=params, json=json, data=data, headers=headers,
-                                             extensions=extensions or None) as resp:
+                                             extensions=extensions or None, follow_redirects=follow_redirects) as resp:
                         body = await self._read_body(resp, url)
                         return _Raw(str(resp.url), resp.status_code, resp.headers, body, time.monotonic() - started)
             except AddressRefused as exc:

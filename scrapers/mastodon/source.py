@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from scrapers.http.errors import FetchError, site_name
-from scrapers.mastodon.status import parse_statuses, status_order
+from scrapers.mastodon.status import parse_statuses, status_id, status_order, web_url
 from scrapers.records import FetchOutcome, FetchState, Item, ParseError, ParseResult, UnsupportedWatch, WatchSpec
 from scrapers.source import Source
 
@@ -58,16 +58,12 @@ def link_targets(header: str | None) -> dict[str, str]:
     return {rel.strip(): target for target, rel in _LINK.findall(header or "")}
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
 def watch_target(keys: dict[str, Any]) -> tuple[str, str | None, str | None]:
     """``(instance, tag, account handle)`` of a watch's keys (one of tag and handle), or UnsupportedWatch."""
     url = keys.get("url")
-    parts = urlsplit(url.strip()) if isinstance(url, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+    checked = web_url(url.strip()) if isinstance(url, str) else None  # never raises, whatever the string
+    parts = urlsplit(checked) if checked else None
+    if parts is None:
         raise UnsupportedWatch(f"mastodon watch needs url = \"https://…\": an instance (with tag = \"…\") or an "
                                f"account such as https://mastodon.social/@handle, got {url!r}")
     instance = f"{parts.scheme}://{parts.netloc}"
@@ -104,11 +100,9 @@ class MastodonSource(Source):
     def keys_from_target(cls, target: str) -> dict[str, Any]:
         """A hashtag page's address (``https://instance/tags/NAME``) is the instance plus ``tag``."""
         text = target.strip()
-        parts = urlsplit(text)
-        match = _TAG_PATH.match(parts.path)
-        if parts.scheme in ("http", "https") and parts.netloc and match:
-            from urllib.parse import unquote
-
+        parts = urlsplit(text) if web_url(text) else None  # a malformed address is left to validate() to name
+        match = _TAG_PATH.match(parts.path) if parts else None
+        if parts and match:
             return {"url": f"{parts.scheme}://{parts.netloc}", "tag": unquote(match.group(1))}
         return {"url": text}
 
@@ -170,16 +164,18 @@ class _Walk:
         """The account's id on the instance (``/api/v1/accounts/lookup``), asked once and kept in the cursor."""
         resp = await self.get(f"{instance}/api/v1/accounts/lookup", {"acct": handle})
         account = resp.json()
-        account_id = account.get("id") if isinstance(account, dict) else None
-        if not isinstance(account_id, (str, int)) or not str(account_id):
+        account_id = status_id(account.get("id")) if isinstance(account, dict) else None
+        if account_id is None:
             raise ParseError(f"{site_name(instance)} answered the lookup of @{handle} without an account id")
-        return str(account_id)
+        return account_id
 
     async def timeline(self, path: str, min_id: str | None) -> ParseResult:
-        """The statuses after ``min_id`` (all of them, up to :data:`MAX_PAGES` pages), or the newest page."""
+        """The statuses after ``min_id`` (all of them, up to :data:`MAX_PAGES` pages), or, on the first check
+        (no ``min_id``), the newest page alone: one request, whatever the page holds."""
         items: dict[str, Item] = {}
         meta: dict[str, Any] = {}
-        boosts = 0
+        boosts = skipped = 0
+        baseline = not min_id
         for page in range(MAX_PAGES):
             params = {"limit": str(PAGE_SIZE)}
             if min_id:
@@ -188,13 +184,18 @@ class _Walk:
             result = parse_statuses(resp.body, _request_url(path, params))
             meta = meta or result.meta
             boosts += result.meta.get("boosts", 0)
+            skipped += result.meta.get("skipped", 0)
             for item in result.items:
                 items.setdefault(item.key, item)
             page_newest = _newest(resp, result)
-            if page_newest is not None:
-                self.newest = min_id = page_newest
-            if not min_id:  # the first check: the newest page is the baseline
+            advanced = page_newest is not None and (not min_id or status_order(page_newest) > status_order(min_id))
+            if advanced:  # the cursor only moves forward, whatever a page says
+                self.newest = page_newest
+            if baseline:  # the first check: the newest page is the baseline
                 break
+            if not advanced:
+                break  # nothing newer than what was asked for (a server that ignores min_id answers the same page)
+            min_id = page_newest
             if result.meta.get("statuses", 0) < PAGE_SIZE:
                 break  # a page that is not full is the end of what is new
             if resp.headers.get("x-ratelimit-remaining", "").strip() == "0":
@@ -204,6 +205,8 @@ class _Walk:
                 self.notes.append(f"more than {MAX_PAGES * PAGE_SIZE} new statuses: the rest is read at the next check")
         if boosts:
             self.notes.append(f"{boosts} boost(s) read as the status boosted")
+        if skipped:
+            self.notes.append(f"{skipped} status(es) without a readable uri were skipped")
         ordered = sorted(items.values(), key=lambda i: i.fields.get("published") or "")
         return ParseResult(items=ordered, complete=False, meta={"thread": meta.get("thread", {})})
 
@@ -217,10 +220,14 @@ def _newest(resp: "Response", result: ParseResult) -> str | None:
     the page), else the largest id on the page; None for an empty page (the cursor stays)."""
     prev = link_targets(resp.headers.get("link")).get("prev")
     if prev:
-        values = parse_qs(urlsplit(prev).query).get("min_id") or parse_qs(urlsplit(prev).query).get("since_id")
-        if values and values[0]:
-            return values[0]
-    ids = [str(s.get("id")) for s in _ids_of(resp) if s.get("id") is not None]
+        try:
+            query = parse_qs(urlsplit(prev).query)
+        except ValueError:  # a Link target that is no URL: read the ids instead
+            query = {}
+        value = status_id((query.get("min_id") or query.get("since_id") or [None])[0])
+        if value:
+            return value
+    ids = [sid for sid in (status_id(s.get("id")) for s in _ids_of(resp)) if sid]
     return max(ids, key=status_order) if ids else None
 
 

@@ -3,6 +3,8 @@
 One status becomes one ``post`` item:
 
 * **key**: the status's ``uri``, its identity across the fediverse (the ``id`` is only the instance's row);
+* **url**: the status's ``url`` when it is an http(s) address, else its ``uri`` when that is one, else None:
+  a ``javascript:`` address, a number or a list is never shown as where a post is;
 * **a boost** (``reblog`` not null) is read as the status it boosts, under that status's ``uri``: a boosted
   status is one post, shown once — the first time a watch sees it, directly or through a boost — and a
   later boost of it (or the original after its boost) is the same item, never a second post;
@@ -14,10 +16,15 @@ One status becomes one ``post`` item:
   ``reply_to`` and ``quote_of`` (the web address of the status answered or quoted, Mastodon ≥ 4.4 quotes),
   ``links`` (the content's links other than mentions and hashtags, and the preview card's),
   ``platform`` ("mastodon") and ``community`` (the instance the watch reads).
+
+A field of the wrong JSON type (a number where the API sends a string, a string where it sends a list) is
+read as absent, never passed on; a status without a string ``uri`` is skipped (and counted in
+``meta["skipped"]``); a page that is not an array is a :class:`ParseError` saying so.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,14 +35,52 @@ from scrapers.json_body import json_type_name, loads_json
 from scrapers.markup import html_to_line, html_to_text
 from scrapers.records import Item, ParseError, ParseResult
 
-__all__ = ["instance_of", "parse_statuses", "status_item", "status_order"]
+__all__ = ["instance_of", "parse_statuses", "status_item", "status_order", "web_url"]
+
+#: an id as Mastodon sends it (digits, as a string; other servers' ids are letters and digits too)
+_STATUS_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+#: ``user`` or ``user@domain``: no spaces, slashes or anything that is not a character
+_ACCT = re.compile(r"^[^\s/@\ud800-\udfff]{1,100}(?:@[^\s/@\ud800-\udfff]{1,253})?$")
+#: a language tag (ISO 639, maybe with a region or script): ``en``, ``nb``, ``pt-BR``, ``zh-Hant``
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8}){0,3}$")
+#: what is never inside a URL as a server sends it: spaces, controls and lone surrogates
+_NOT_IN_URL = re.compile(r"[\s\x00-\x1f\x7f\ud800-\udfff]")
+
+
+def web_url(value: Any) -> str | None:
+    """``value`` when it is an http(s) address with a host (what a person may be sent to), else None: never a
+    ``javascript:`` or relative address, a number, a list, or a string that is no URL."""
+    if not isinstance(value, str) or not value or len(value) > 4000 or _NOT_IN_URL.search(value):
+        return None
+    try:
+        parts = urlsplit(value)
+        host, _port = parts.hostname, parts.port  # .port raises for a port that is not a number
+    except ValueError:  # an unbalanced IPv6 bracket
+        return None
+    return value if parts.scheme.lower() in ("http", "https") and host else None
+
+
+def status_id(value: Any) -> str | None:
+    """A status or account id (a string, or an integer from servers that send one), else None."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    text = str(value)
+    return text if _STATUS_ID.match(text) else None
+
+
+def language_tag(value: Any) -> str | None:
+    """A language tag as the API sends it (``"en"``), else None."""
+    return value if isinstance(value, str) and _LANGUAGE.match(value) else None
 
 
 def instance_of(url: str | None) -> str | None:
     """``https://host`` of a URL (the instance an API URL belongs to), or None."""
     if not url:
         return None
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
 
 
@@ -44,16 +89,17 @@ def iso_utc(value: Any) -> str | None:
     return times.iso_utc(value)
 
 
-def status_order(status_id: Any) -> tuple[int, str]:
+def status_order(value: Any) -> tuple[int, str]:
     """Sort key of a status id: ids are integers cast to strings (not guaranteed), so by length, then text."""
-    text = str(status_id)
+    text = str(value)
     return (len(text), text) if text.isdigit() else (0, text)
 
 
 def _handle(account: dict[str, Any], host: str | None) -> str | None:
     """``user@domain``: ``acct`` is the bare username for the instance's own accounts."""
-    acct = account.get("acct") or account.get("username")
-    if not isinstance(acct, str) or not acct:
+    acct = next((v for v in (account.get("acct"), account.get("username")) if isinstance(v, str) and _ACCT.match(v)),
+                None)
+    if acct is None:
         return None
     return acct if "@" in acct or not host else f"{acct}@{host}"
 
@@ -68,25 +114,27 @@ def _author(account: Any, host: str | None) -> str | None:
     return name or (f"@{handle}" if handle else None)
 
 
-def _status_page(instance: str | None, acct: Any, status_id: Any) -> str | None:
+def _status_page(instance: str | None, acct: Any, raw_id: Any) -> str | None:
     """The instance's web page of a status it knows by id: ``/@acct/id`` when the author is known, else
     the API address of the status (the web route needs the author)."""
-    if not instance or not isinstance(status_id, (str, int)) or not str(status_id):
+    sid = status_id(raw_id)
+    if not instance or sid is None:
         return None
-    if isinstance(acct, str) and acct:
-        return f"{instance}/@{acct}/{status_id}"
-    return f"{instance}/api/v1/statuses/{status_id}"
+    if isinstance(acct, str) and _ACCT.match(acct):
+        return f"{instance}/@{acct}/{sid}"
+    return f"{instance}/api/v1/statuses/{sid}"
 
 
 def _reply_to(status: dict[str, Any], instance: str | None) -> str | None:
-    reply_id = status.get("in_reply_to_id")
-    if not reply_id:
+    reply_id = status_id(status.get("in_reply_to_id"))
+    if reply_id is None:
         return None
-    to_account = status.get("in_reply_to_account_id")
+    to_account = status_id(status.get("in_reply_to_account_id"))
     author = status.get("account") if isinstance(status.get("account"), dict) else {}
-    acct = author.get("acct") if to_account and to_account == author.get("id") else None
-    for mention in status.get("mentions") or []:
-        if acct is None and isinstance(mention, dict) and mention.get("id") == to_account:
+    acct = author.get("acct") if to_account and to_account == status_id(author.get("id")) else None
+    mentions = status.get("mentions") if isinstance(status.get("mentions"), list) else []
+    for mention in mentions:
+        if acct is None and to_account and isinstance(mention, dict) and status_id(mention.get("id")) == to_account:
             acct = mention.get("acct")
     return _status_page(instance, acct, reply_id)
 
@@ -98,7 +146,7 @@ def _quote_of(status: dict[str, Any], instance: str | None) -> str | None:
         return None
     quoted = quote.get("quoted_status")
     if isinstance(quoted, dict):
-        return quoted.get("url") or quoted.get("uri") or None
+        return web_url(quoted.get("url")) or web_url(quoted.get("uri"))
     return _status_page(instance, None, quote.get("quoted_status_id"))
 
 
@@ -112,35 +160,35 @@ def _links(content: str, card: Any) -> list[str]:
         except (ValueError, lxml_html.etree.ParserError):
             root = None
         for anchor in root.iter("a") if root is not None else ():
-            href = anchor.get("href") or ""
+            href = web_url(anchor.get("href"))
             classes = (anchor.get("class") or "").split()
-            if href.startswith(("http://", "https://")) and "mention" not in classes and "hashtag" not in classes:
+            if href and "mention" not in classes and "hashtag" not in classes:
                 found.append(href)
-    if isinstance(card, dict) and isinstance(card.get("url"), str) and card["url"].startswith(("http://", "https://")):
-        found.append(card["url"])
+    card_url = web_url(card.get("url")) if isinstance(card, dict) else None
+    if card_url:
+        found.append(card_url)
     return list(dict.fromkeys(found))
 
 
 def status_item(status: dict[str, Any], instance: str | None) -> Item | None:
     """One status (a boost already replaced by the status it boosts) → a post item; None without a ``uri``."""
     uri = status.get("uri")
-    if not isinstance(uri, str) or not uri:
+    if not isinstance(uri, str) or not uri or len(uri) > 4000 or _NOT_IN_URL.search(uri):
         return None
     host = urlsplit(instance).netloc if instance else None
     content = status.get("content") if isinstance(status.get("content"), str) else ""
     text = html_to_text(content) or html_to_text(status.get("text") if isinstance(status.get("text"), str) else "")
     spoiler = status.get("spoiler_text") if isinstance(status.get("spoiler_text"), str) else ""
-    language = status.get("language")
     fields = {
         "author": _author(status.get("account"), host),
         "published": iso_utc(status.get("created_at")),
         "edited": iso_utc(status.get("edited_at")),
         "title": html_to_line(spoiler) or None,
         "text": text or None,
-        "url": status.get("url") or uri,
+        "url": web_url(status.get("url")) or web_url(uri),
         "platform": "mastodon",
         "community": host,
-        "lang": language if isinstance(language, str) and language else None,
+        "lang": language_tag(status.get("language")),
         "reply_to": _reply_to(status, instance),
         "quote_of": _quote_of(status, instance),
         "links": _links(content, status.get("card")),
@@ -181,7 +229,7 @@ def parse_statuses(body: bytes, url: str | None = None) -> ParseResult:
     statuses = [s for s in data if isinstance(s, dict)]
     items: dict[str, Item] = {}
     skipped = boosts = 0
-    for status in sorted(statuses, key=lambda s: status_order(s.get("id"))):
+    for status in sorted(statuses, key=lambda s: status_order(status_id(s.get("id")) or "")):
         original = status.get("reblog") if isinstance(status.get("reblog"), dict) else status
         boosts += original is not status
         item = status_item(original, instance)

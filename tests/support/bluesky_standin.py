@@ -48,6 +48,8 @@ class FakeBluesky:
         self.valid_refresh: set[str] = set()
         self.issued: list[str] = []  # every token handed out (tests look for them in logs and output)
         self.calls: list[str] = []  # which XRPC method each request called
+        #: where createSession and refreshSession send the client instead of answering (a 307), if anywhere
+        self.auth_redirect: str | None = None
         server.handle("GET", "/xrpc/app.bsky.feed.getAuthorFeed", self._author_feed)
         server.handle("GET", "/xrpc/app.bsky.feed.searchPosts", self._search)
         server.handle("POST", "/xrpc/com.atproto.server.createSession", self._create)
@@ -111,8 +113,17 @@ class FakeBluesky:
         session.update(accessJwt=access, refreshJwt=refresh, handle=HANDLE)
         return session
 
+    def _moved(self, method: str) -> Reply | None:
+        """A 307 to :attr:`auth_redirect` (which keeps the method and the body: the password), when set."""
+        if self.auth_redirect is None:
+            return None
+        return Reply(307, b"", content_type="text/plain", headers={"Location": f"{self.auth_redirect}/xrpc/{method}"})
+
     def _create(self, request: Recorded) -> Reply:
         self.calls.append("createSession")
+        moved = self._moved("com.atproto.server.createSession")
+        if moved:
+            return moved
         body = request.json()
         if body.get("identifier") != HANDLE or body.get("password") != PASSWORD:
             return Reply(401, {"error": "AuthenticationRequired", "message": "Invalid identifier or password"})
@@ -120,6 +131,9 @@ class FakeBluesky:
 
     def _refresh(self, request: Recorded) -> Reply:
         self.calls.append("refreshSession")
+        moved = self._moved("com.atproto.server.refreshSession")
+        if moved:
+            return moved
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
         if token not in self.valid_refresh:
             return Reply(400, {"error": "ExpiredToken", "message": "Token has expired"})

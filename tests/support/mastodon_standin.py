@@ -34,6 +34,9 @@ class FakeMastodon:
         self.timeline: list[dict[str, Any]] = []  # the hashtag's statuses
         self.own: list[dict[str, Any]] = []  # the account's statuses (boosts included)
         self.failures: list[Reply] = []  # answers given (once each) before the next real one
+        #: answer as a server that does not know ``min_id`` (an old or non-Mastodon implementation of the API):
+        #: always the newest page
+        self.ignores_min_id = False
         self.template = fixture("tag_MECFS.json")[0]
         self._next = 113600000000000000
         server.handle("GET", f"/api/v1/timelines/tag/{tag}", lambda r: self._page(r, self.timeline))
@@ -98,7 +101,7 @@ class FakeMastodon:
         ordered = sorted(statuses, key=lambda s: _order(s["id"]))
         if q.get("max_id"):
             ordered = [s for s in ordered if _order(s["id"]) < _order(q["max_id"])]
-        if q.get("min_id"):  # the statuses immediately newer than min_id, newest first
+        if q.get("min_id") and not self.ignores_min_id:  # the statuses immediately newer than min_id, newest first
             page = [s for s in ordered if _order(s["id"]) > _order(q["min_id"])][:limit][::-1]
         else:
             if q.get("since_id"):
