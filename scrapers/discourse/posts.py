@@ -16,6 +16,9 @@ A post becomes an item keyed by its (global) ``id`` with ``author`` (username), 
 and, for a topic's first post, the topic's ``title``. A small-action post (``post_type`` 3: "closed the
 topic", "pinned globally") is not a post at all; a deleted, author-deleted or hidden post is no text and
 no news: it is listed in ``gone`` instead.
+
+A field of the wrong JSON type is ignored when it is optional (a list for a slug, a number for a name) and a
+:class:`ParseError` naming it when it is not (a post's ``id``, the topic's ``post_stream``).
 """
 
 from __future__ import annotations
@@ -80,7 +83,13 @@ def _iso(value: Any) -> str | None:
 
 
 def _int(value: Any) -> int | None:
+    """An integer field, or None for anything else (JSON's true/false are not numbers)."""
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _str(value: Any) -> str | None:
+    """A text field, or None for anything else (a list, a number, null, blank)."""
+    return value if isinstance(value, str) and value.strip() else None
 
 
 def post_url(site: str, slug: str | None, topic_id: Any, number: Any) -> str:
@@ -91,18 +100,20 @@ def _post(post: dict[str, Any], site: str, topic: dict[str, Any]) -> tuple[Item 
     """One post → ``(item or None, its id, whether it is gone)``; a small action is neither item nor gone."""
     pid = _int(post.get("id"))
     if pid is None:
-        raise ParseError(f"a Discourse post without a numeric id (keys: {', '.join(sorted(post)[:12])})")
+        raise ParseError(f"a Discourse post without a numeric id (id: {json_type_name(post.get('id'))}; keys: "
+                         f"{', '.join(sorted(map(str, post))[:12])})")
     if post.get("post_type") == SMALL_ACTION:
         return None, pid, False
     if post.get("deleted_at") or post.get("user_deleted") is True or post.get("hidden") is True:
         return None, pid, True
     number = _int(post.get("post_number"))
-    topic_id = post.get("topic_id") or topic.get("id")
-    slug = post.get("topic_slug") or topic.get("slug")
+    topic_id = _int(post.get("topic_id")) or topic.get("id")
+    slug = _str(post.get("topic_slug")) or topic.get("slug")
     text, quotes, links = render_cooked(post.get("cooked"), site)
     version = _int(post.get("version")) or 1
+    username = _str(post.get("username"))
     fields: dict[str, Any] = {
-        "author": clean_text(str(post.get("username") or "")) or None,
+        "author": (clean_text(username) or None) if username else None,
         "published": _iso(post.get("created_at")),
         "url": post_url(site, slug, topic_id, number) if number and topic_id else None,
         "text": text,
@@ -112,9 +123,9 @@ def _post(post: dict[str, Any], site: str, topic: dict[str, Any]) -> tuple[Item 
         "community": urlsplit(site).hostname if site else None,
         "links": links,
     }
-    title = topic.get("title") or post.get("topic_title")
+    title = topic.get("title") or _str(post.get("topic_title"))
     if number == 1 and title:
-        fields["title"] = clean_text(str(title))
+        fields["title"] = clean_text(title)
     answered = _int(post.get("reply_to_post_number"))
     if answered and topic_id:
         fields["reply_to"] = post_url(site, slug, topic_id, answered)
@@ -128,9 +139,20 @@ def _shape(doc: Any) -> str:
 
 
 def _topic_facts(doc: dict[str, Any]) -> dict[str, Any]:
-    return {"id": _int(doc.get("id")), "title": clean_text(str(doc["title"])) if doc.get("title") else None,
-            "slug": doc.get("slug") if isinstance(doc.get("slug"), str) else None,
+    title = _str(doc.get("title"))
+    return {"id": _int(doc.get("id")), "title": clean_text(title) if title else None, "slug": _str(doc.get("slug")),
             "posts_count": _int(doc.get("posts_count"))}
+
+
+def _stream(value: Any) -> list[int] | None:
+    """``post_stream.stream``: every post id of the topic, in order; None when absent. It decides what is new
+    and what is gone, so an entry that is not an id makes the whole list unreadable, not shorter."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or any(_int(i) is None for i in value):
+        bad = value if not isinstance(value, list) else next(i for i in value if _int(i) is None)
+        raise ParseError(f"post_stream.stream must list post ids (numbers); it holds a JSON {json_type_name(bad)}")
+    return value
 
 
 def read_posts(doc: Any, site: str, topic: dict[str, Any] | None = None) -> PostSet:
@@ -141,10 +163,7 @@ def read_posts(doc: Any, site: str, topic: dict[str, Any] | None = None) -> Post
         raise ParseError(f"expected a Discourse topic or its posts ({{\"post_stream\": {{\"posts\": […]}}}}), "
                          f"got {_shape(doc)}")
     facts = {**(topic or {}), **{k: v for k, v in _topic_facts(doc).items() if v is not None}}
-    out = PostSet(topic=facts)
-    stream = stream_doc.get("stream")
-    if isinstance(stream, list):
-        out.stream = [i for i in stream if _int(i) is not None]
+    out = PostSet(topic=facts, stream=_stream(stream_doc.get("stream")))
     _add_posts(out, posts, site, facts)
     return out
 
@@ -175,9 +194,9 @@ def read_topic_list(doc: Any) -> tuple[list[TopicRow], str | None]:
         tid = _int(t.get("id")) if isinstance(t, dict) else None
         if tid is None or tid in rows:
             continue
-        rows[tid] = TopicRow(tid, t.get("slug") if isinstance(t.get("slug"), str) else None,
-                             clean_text(str(t["title"])) if t.get("title") else None, _iso(t.get("created_at")),
-                             bool(t.get("pinned")))
+        title = _str(t.get("title"))
+        rows[tid] = TopicRow(tid, _str(t.get("slug")), clean_text(title) if title else None,
+                             _iso(t.get("created_at")), t.get("pinned") is True)
     more = listing.get("more_topics_url")
     return list(rows.values()), more if isinstance(more, str) and more else None
 

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 from scrapers.discourse.posts import PostSet, TopicRow, parse, read_posts, read_topic_list
-from scrapers.discourse.urls import DiscourseTarget, discourse_target
+from scrapers.discourse.urls import DiscourseTarget, ascii_id, discourse_target
 from scrapers.http.errors import FetchError
 from scrapers.keywords import matches_keywords
 from scrapers.records import FetchOutcome, FetchState, Item, ParseError, ParseResult, UnsupportedWatch, WatchSpec
@@ -282,7 +282,7 @@ def _next_page(more: str | None) -> str | None:
     if not more:
         return None
     page = parse_qs(urlsplit(more).query).get("page")
-    return page[0] if page and page[0].isdigit() else None
+    return page[0] if page and ascii_id(page[0]) is not None else None
 
 
 async def _read_listing(reader: _Reader, target: DiscourseTarget,

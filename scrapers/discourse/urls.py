@@ -101,14 +101,15 @@ def discourse_target(url: Any) -> DiscourseTarget:
 
 
 def site_root(url: str | None) -> str:
-    """The site root of any Discourse address (empty when unknown or unreadable)."""
+    """The site root of any Discourse address (empty when unknown or unreadable); the site's latest posts
+    (``…/posts.json``) keep their folder too."""
     if not url:
         return ""
     try:
         return discourse_target(url).site
     except UnsupportedWatch:
         try:
-            origin, _ = _path(url)
+            origin, path = _path(url)
         except ValueError:
             return ""
-        return origin
+        return origin + path.removesuffix("/posts") if path.endswith("/posts") else origin
