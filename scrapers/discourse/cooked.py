@@ -6,7 +6,8 @@ What Discourse puts in ``cooked`` besides the author's words (``../shared/refere
   <blockquote>…</blockquote></aside>``: the quoted text is someone else's (and would be read twice for
   figures), so each outermost quote is removed and kept as ``{"author", "post_number", "topic_id", "url"}``;
 * link previews — ``<aside class="onebox" data-onebox-src="URL">`` with the remote page's title and
-  snippet: replaced by the URL, as XenForo unfurls are;
+  snippet: replaced by the URL, as XenForo unfurls are (an http(s) one only: a preview of anything else,
+  ``javascript:`` say, is dropped);
 * image chrome — a lightbox's ``div.meta`` (file name, size): not words.
 
 The rest goes through :func:`scrapers.markup.html_to_text` like every other HTML the project reads.
@@ -15,10 +16,12 @@ The rest goes through :func:`scrapers.markup.html_to_text` like every other HTML
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import lxml.html
 from lxml import etree
 
+from scrapers.discourse.urls import ascii_id
 from scrapers.html_links import links_in
 from scrapers.markup import html_to_text
 
@@ -31,19 +34,29 @@ def _classes(el: etree._Element) -> list[str]:
 
 def _quote_ref(aside: etree._Element, site: str) -> dict[str, Any]:
     def number(name: str) -> int | None:
-        value = (aside.get(name) or "").strip()
-        return int(value) if value.isdigit() else None
+        return ascii_id((aside.get(name) or "").strip())  # "²" or "١٢" is no post number
 
     post, topic = number("data-post"), number("data-topic")
     return {"author": (aside.get("data-username") or "").strip() or None, "post_number": post, "topic_id": topic,
             "url": f"{site}/t/{topic}/{post}" if post and topic else None}
 
 
-def _onebox_url(box: etree._Element) -> str:
-    url = (box.get("data-onebox-src") or "").strip()
-    if not url:
-        link = next((a for a in box.iter("a") if (a.get("href") or "").startswith(("http://", "https://"))), None)
-        url = (link.get("href") or "").strip() if link is not None else ""
+def _web_address(value: str | None) -> str | None:
+    """``value`` if it is an absolute http(s) address; a ``javascript:`` or ``data:`` one must never become a
+    link a reader may click, nor words in the post."""
+    url = (value or "").strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return url if parts.scheme in ("http", "https") and parts.hostname else None
+
+
+def _onebox_url(box: etree._Element) -> str | None:
+    """Where a link preview points: its ``data-onebox-src``, else its first http(s) link; None if neither."""
+    url = _web_address(box.get("data-onebox-src"))
+    if url is None:
+        url = next((u for u in (_web_address(a.get("href")) for a in box.iter("a")) if u), None)
     return url
 
 
@@ -80,7 +93,7 @@ def render_cooked(cooked: Any, site: str = "") -> tuple[str, list[dict[str, Any]
             url = _onebox_url(el)
             if url:
                 boxes.append(url)
-            _replace(el, url)
+            _replace(el, url or "")  # a preview of nowhere a reader may go is dropped
         elif el.tag == "div" and "meta" in names and any("lightbox" in _classes(a) for a in el.iterancestors()):
             _replace(el, "")
     links = links_in([root], site or None)

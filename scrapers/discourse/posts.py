@@ -16,10 +16,17 @@ A post becomes an item keyed by its (global) ``id`` with ``author`` (username), 
 and, for a topic's first post, the topic's ``title``. A small-action post (``post_type`` 3: "closed the
 topic", "pinned globally") is not a post at all; a deleted, author-deleted or hidden post is no text and
 no news: it is listed in ``gone`` instead.
+
+An answer is read in time linear in its size and contributes at most what Discourse sends: a topic answer's
+``post_stream.posts`` is its first :data:`CHUNK` posts, a ``posts.json`` answer the ids asked for; entries
+beyond that are not read (a hostile 40,000-entry answer costs no more than a real one). A field of the wrong
+JSON type is ignored when it is optional (a list for a slug, a number for a name) and a :class:`ParseError`
+naming it when it is not (a post's ``id``, the topic's ``post_stream``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,10 +38,12 @@ from scrapers.json_body import json_type_name, loads_json
 from scrapers.records import Item, ParseError, ParseResult
 from scrapers.text import clean_text
 
-__all__ = ["PostSet", "TopicRow", "parse", "read_posts", "read_topic_list"]
+__all__ = ["CHUNK", "PostSet", "TopicRow", "parse", "read_posts", "read_topic_list"]
 
 PLATFORM = "discourse"
 SMALL_ACTION = 3
+#: posts in one answer: a topic's first chunk (Discourse's ``chunk_size``) and the ids of one posts.json request
+CHUNK = 20
 
 
 @dataclass
@@ -47,21 +56,31 @@ class PostSet:
     ids: list[int] = field(default_factory=list)
     topic: dict[str, Any] = field(default_factory=dict)  # id, title, slug, posts_count
     stream: list[int] | None = None
+    #: ``ids`` as a set: asking "shown already?" of a list made reading n posts cost n² steps
+    _shown: set[int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._shown = set(self.ids)
+
+    def shown(self, pid: int) -> bool:
+        return pid in self._shown
+
+    def add(self, pid: int, item: Item | None, gone: bool) -> None:
+        """Record post ``pid`` (an item, gone, or a small action when neither); the first showing wins."""
+        if pid in self._shown:
+            return
+        self._shown.add(pid)
+        self.ids.append(pid)
+        if item is not None:
+            self.items.append(item)
+        elif gone:
+            self.gone.append(str(pid))
 
     def merge(self, other: PostSet) -> None:
-        known = set(self.ids)
         by_key = {i.key: i for i in other.items}
         gone = set(other.gone)
         for pid in other.ids:
-            if pid in known:
-                continue
-            known.add(pid)
-            self.ids.append(pid)
-            key = str(pid)
-            if key in by_key:
-                self.items.append(by_key[key])
-            elif key in gone:
-                self.gone.append(key)
+            self.add(pid, by_key.get(str(pid)), str(pid) in gone)
 
 
 @dataclass(frozen=True)
@@ -80,29 +99,41 @@ def _iso(value: Any) -> str | None:
 
 
 def _int(value: Any) -> int | None:
+    """An integer field, or None for anything else (JSON's true/false are not numbers)."""
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _str(value: Any) -> str | None:
+    """A text field, or None for anything else (a list, a number, null, blank)."""
+    return value if isinstance(value, str) and value.strip() else None
 
 
 def post_url(site: str, slug: str | None, topic_id: Any, number: Any) -> str:
     return f"{site}/t/{slug + '/' if slug else ''}{topic_id}/{number}"
 
 
-def _post(post: dict[str, Any], site: str, topic: dict[str, Any]) -> tuple[Item | None, int | None, bool]:
-    """One post → ``(item or None, its id, whether it is gone)``; a small action is neither item nor gone."""
+def _post_id(post: dict[str, Any]) -> int:
     pid = _int(post.get("id"))
     if pid is None:
-        raise ParseError(f"a Discourse post without a numeric id (keys: {', '.join(sorted(post)[:12])})")
+        raise ParseError(f"a Discourse post without a numeric id (id: {json_type_name(post.get('id'))}; keys: "
+                         f"{', '.join(sorted(map(str, post))[:12])})")
+    return pid
+
+
+def _post(post: dict[str, Any], pid: int, site: str, topic: dict[str, Any]) -> tuple[Item | None, bool]:
+    """Post ``pid`` → ``(item or None, whether it is gone)``; a small action is neither item nor gone."""
     if post.get("post_type") == SMALL_ACTION:
-        return None, pid, False
+        return None, False
     if post.get("deleted_at") or post.get("user_deleted") is True or post.get("hidden") is True:
-        return None, pid, True
+        return None, True
     number = _int(post.get("post_number"))
-    topic_id = post.get("topic_id") or topic.get("id")
-    slug = post.get("topic_slug") or topic.get("slug")
+    topic_id = _int(post.get("topic_id")) or topic.get("id")
+    slug = _str(post.get("topic_slug")) or topic.get("slug")
     text, quotes, links = render_cooked(post.get("cooked"), site)
     version = _int(post.get("version")) or 1
+    username = _str(post.get("username"))
     fields: dict[str, Any] = {
-        "author": clean_text(str(post.get("username") or "")) or None,
+        "author": (clean_text(username) or None) if username else None,
         "published": _iso(post.get("created_at")),
         "url": post_url(site, slug, topic_id, number) if number and topic_id else None,
         "text": text,
@@ -112,13 +143,13 @@ def _post(post: dict[str, Any], site: str, topic: dict[str, Any]) -> tuple[Item 
         "community": urlsplit(site).hostname if site else None,
         "links": links,
     }
-    title = topic.get("title") or post.get("topic_title")
+    title = topic.get("title") or _str(post.get("topic_title"))
     if number == 1 and title:
-        fields["title"] = clean_text(str(title))
+        fields["title"] = clean_text(title)
     answered = _int(post.get("reply_to_post_number"))
     if answered and topic_id:
         fields["reply_to"] = post_url(site, slug, topic_id, answered)
-    return Item(str(pid), fields), pid, False
+    return Item(str(pid), fields), False
 
 
 def _shape(doc: Any) -> str:
@@ -128,39 +159,54 @@ def _shape(doc: Any) -> str:
 
 
 def _topic_facts(doc: dict[str, Any]) -> dict[str, Any]:
-    return {"id": _int(doc.get("id")), "title": clean_text(str(doc["title"])) if doc.get("title") else None,
-            "slug": doc.get("slug") if isinstance(doc.get("slug"), str) else None,
+    title = _str(doc.get("title"))
+    return {"id": _int(doc.get("id")), "title": clean_text(title) if title else None, "slug": _str(doc.get("slug")),
             "posts_count": _int(doc.get("posts_count"))}
 
 
-def read_posts(doc: Any, site: str, topic: dict[str, Any] | None = None) -> PostSet:
-    """A topic (``/t/…json``) or posts of a topic (``/t/{id}/posts.json``) → its posts (and the stream, if any)."""
+def _stream(value: Any) -> list[int] | None:
+    """``post_stream.stream``: every post id of the topic, in order; None when absent. It decides what is new
+    and what is gone, so an entry that is not an id makes the whole list unreadable, not shorter."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or any(_int(i) is None for i in value):
+        bad = value if not isinstance(value, list) else next(i for i in value if _int(i) is None)
+        raise ParseError(f"post_stream.stream must list post ids (numbers); it holds a JSON {json_type_name(bad)}")
+    return value
+
+
+def read_posts(doc: Any, site: str, topic: dict[str, Any] | None = None,
+               asked: Collection[int] | None = None) -> PostSet:
+    """A topic (``/t/…json``) or posts of a topic (``/t/{id}/posts.json``) → its posts (and the stream, if any).
+
+    At most :data:`CHUNK` posts are read: a topic answer's first chunk, or, given ``asked`` (the ids of a
+    posts.json request), only those posts, whatever else the answer lists."""
     stream_doc = doc.get("post_stream") if isinstance(doc, dict) else None
     posts = stream_doc.get("posts") if isinstance(stream_doc, dict) else None
     if not isinstance(posts, list):
         raise ParseError(f"expected a Discourse topic or its posts ({{\"post_stream\": {{\"posts\": […]}}}}), "
                          f"got {_shape(doc)}")
     facts = {**(topic or {}), **{k: v for k, v in _topic_facts(doc).items() if v is not None}}
-    out = PostSet(topic=facts)
-    stream = stream_doc.get("stream")
-    if isinstance(stream, list):
-        out.stream = [i for i in stream if _int(i) is not None]
-    _add_posts(out, posts, site, facts)
+    out = PostSet(topic=facts, stream=_stream(stream_doc.get("stream")))
+    _add_posts(out, posts, site, facts, limit=CHUNK, asked=set(asked) if asked is not None else None)
     return out
 
 
-def _add_posts(out: PostSet, posts: list[Any], site: str, topic: dict[str, Any]) -> None:
+def _add_posts(out: PostSet, posts: list[Any], site: str, topic: dict[str, Any], *, limit: int | None = None,
+               asked: set[int] | None = None) -> None:
+    """Read ``posts`` into ``out``: the first ``limit`` posts (those in ``asked``, if given), each id once."""
+    taken = 0
     for post in posts:
+        if limit is not None and taken >= limit:
+            break
         if not isinstance(post, dict):
             continue
-        item, pid, gone = _post(post, site, topic)
-        if pid is None or pid in out.ids:
+        pid = _post_id(post)
+        if (asked is not None and pid not in asked) or out.shown(pid):
             continue
-        out.ids.append(pid)
-        if item is not None:
-            out.items.append(item)
-        elif gone:
-            out.gone.append(str(pid))
+        taken += 1
+        item, gone = _post(post, pid, site, topic)
+        out.add(pid, item, gone)
 
 
 def read_topic_list(doc: Any) -> tuple[list[TopicRow], str | None]:
@@ -175,9 +221,9 @@ def read_topic_list(doc: Any) -> tuple[list[TopicRow], str | None]:
         tid = _int(t.get("id")) if isinstance(t, dict) else None
         if tid is None or tid in rows:
             continue
-        rows[tid] = TopicRow(tid, t.get("slug") if isinstance(t.get("slug"), str) else None,
-                             clean_text(str(t["title"])) if t.get("title") else None, _iso(t.get("created_at")),
-                             bool(t.get("pinned")))
+        title = _str(t.get("title"))
+        rows[tid] = TopicRow(tid, _str(t.get("slug")), clean_text(title) if title else None,
+                             _iso(t.get("created_at")), t.get("pinned") is True)
     more = listing.get("more_topics_url")
     return list(rows.values()), more if isinstance(more, str) and more else None
 

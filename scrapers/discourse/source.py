@@ -28,24 +28,29 @@ requests with 429 and ``Retry-After``, which the fetcher honours.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from functools import partial
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
-from scrapers.discourse.posts import PostSet, TopicRow, parse, read_posts, read_topic_list
-from scrapers.discourse.urls import DiscourseTarget, discourse_target
+from scrapers.discourse.posts import CHUNK, PostSet, TopicRow, parse, read_posts, read_topic_list
+from scrapers.discourse.urls import DiscourseTarget, ascii_id, discourse_target
 from scrapers.http.errors import FetchError
 from scrapers.keywords import matches_keywords
 from scrapers.records import FetchOutcome, FetchState, Item, ParseError, ParseResult, UnsupportedWatch, WatchSpec
 from scrapers.source import Source
 
 if TYPE_CHECKING:  # pragma: no cover
+    from scrapers.http.content import Response
     from scrapers.http.fetcher import Fetcher
 
-__all__ = ["CHUNK", "MAX_LIST_PAGES", "MAX_NEW_TOPICS", "MAX_POST_REQUESTS", "DiscourseSource", "discourse_keys"]
+__all__ = ["CHUNK", "MAX_LIST_PAGES", "MAX_NEW_TOPICS", "MAX_POST_REQUESTS", "OFF_LOOP_BYTES", "DiscourseSource",
+           "discourse_keys"]
 
-#: post ids per posts.json request (Discourse's own chunk size)
-CHUNK = 20
+T = TypeVar("T")
+
 #: posts.json requests per check of a topic (a topic far behind catches up over several checks)
 MAX_POST_REQUESTS = 10
 #: topic-list pages and new topics' first posts read per check of a category or site
@@ -53,6 +58,9 @@ MAX_LIST_PAGES = 3
 MAX_NEW_TOPICS = 10
 #: post ids a topic watch remembers (ids below the oldest remembered count as known)
 MAX_REMEMBERED = 2000
+#: an answer larger than this is decoded and read in a worker thread: a real topic answer (20 posts, ~40 kB)
+#: reads in a couple of milliseconds, but a huge one must not stall the loop that serves Discord and other checks
+OFF_LOOP_BYTES = 64_000
 
 _KEYS = {"url", "keywords", "follow"}
 _STATUS_HINTS = {
@@ -95,7 +103,18 @@ class _Reader:
         self.bytes = 0
         self.status: int | None = None
 
-    async def json(self, url: str, params: dict[str, Any] | None = None) -> Any:
+    async def read(self, url: str, params: dict[str, Any] | None, reader: Callable[[Any], T]) -> T:
+        """The JSON answer to ``GET url`` read by ``reader`` (off the event loop when the answer is large)."""
+        resp = await self._get(url, params)
+
+        def decode_and_read() -> T:
+            return reader(resp.json())
+
+        if len(resp.body) > OFF_LOOP_BYTES:
+            return await asyncio.to_thread(decode_and_read)
+        return decode_and_read()
+
+    async def _get(self, url: str, params: dict[str, Any] | None) -> Response:
         self.requests += 1
         try:
             resp = await self.fetcher.get(url, params=params, expect="json")
@@ -106,7 +125,7 @@ class _Reader:
             raise FetchError(exc.kind, f"{exc.message} ({hint})", url=exc.url, status=exc.status) from None
         self.bytes += len(resp.body)
         self.status = resp.status
-        return resp.json()
+        return resp
 
 
 # --------------------------------------------------------------------------- the source
@@ -203,12 +222,12 @@ def _remembered(ids: list[int], floor: int) -> tuple[list[int], int]:
     if len(ids) <= MAX_REMEMBERED:
         return ids, floor
     dropped = ids[:-MAX_REMEMBERED]
-    return ids[-MAX_REMEMBERED:], max(floor, *dropped)
+    return ids[-MAX_REMEMBERED:], max(floor, max(dropped))
 
 
 async def _read_topic(reader: _Reader, target: DiscourseTarget,
                       cursor: _TopicCursor) -> tuple[ParseResult, _TopicCursor, list[str]]:
-    read = read_posts(await reader.json(target.json_url()), target.site)
+    read = await reader.read(target.json_url(), None, partial(read_posts, site=target.site))
     if read.topic.get("id") not in (None, target.topic_id):
         raise ParseError(f"asked for topic {target.topic_id}, got topic {read.topic.get('id')} "
                          f"({read.topic.get('title')!r}): the topic was probably merged; watch that one instead")
@@ -219,9 +238,9 @@ async def _read_topic(reader: _Reader, target: DiscourseTarget,
     known = set(cursor.known)
     notes: list[str] = []
     if cursor.baseline:
-        wanted = [i for i in stream[-CHUNK:] if i not in read.ids]
+        wanted = [i for i in stream[-CHUNK:] if not read.shown(i)]
     else:
-        wanted = [i for i in stream if i not in known and i > cursor.floor and i not in read.ids]
+        wanted = [i for i in stream if i not in known and i > cursor.floor and not read.shown(i)]
     left: list[int] = []
     for start in range(0, len(wanted), CHUNK):
         if start // CHUNK >= MAX_POST_REQUESTS:
@@ -229,8 +248,9 @@ async def _read_topic(reader: _Reader, target: DiscourseTarget,
             notes.append(f"{len(left)} post(s) left for the next check (at most {MAX_POST_REQUESTS} requests a check)")
             break
         chunk = wanted[start:start + CHUNK]
-        more = read_posts(await reader.json(f"{target.site}/t/{target.topic_id}/posts.json",
-                                            {"post_ids[]": [str(i) for i in chunk]}), target.site, read.topic)
+        more = await reader.read(f"{target.site}/t/{target.topic_id}/posts.json",
+                                 {"post_ids[]": [str(i) for i in chunk]},
+                                 partial(read_posts, site=target.site, topic=read.topic, asked=chunk))
         read.merge(more)
     in_stream = set(stream)
     gone = [str(i) for i in cursor.known if i not in in_stream]
@@ -282,7 +302,7 @@ def _next_page(more: str | None) -> str | None:
     if not more:
         return None
     page = parse_qs(urlsplit(more).query).get("page")
-    return page[0] if page and page[0].isdigit() else None
+    return page[0] if page and ascii_id(page[0]) is not None else None
 
 
 async def _read_listing(reader: _Reader, target: DiscourseTarget,
@@ -291,7 +311,7 @@ async def _read_listing(reader: _Reader, target: DiscourseTarget,
     params: dict[str, Any] = {"order": "created"}
     pages = 0
     while True:
-        page_rows, more = read_topic_list(await reader.json(target.json_url(), params))
+        page_rows, more = await reader.read(target.json_url(), params, read_topic_list)
         pages += 1
         for row in page_rows:
             rows.setdefault(row.id, row)
@@ -313,8 +333,8 @@ async def _read_listing(reader: _Reader, target: DiscourseTarget,
         row = rows[tid]
         topic = DiscourseTarget(target.site, "topic", topic_id=tid, slug=row.slug)
         try:
-            posts = read_posts(await reader.json(topic.json_url()), target.site, {"id": tid, "slug": row.slug,
-                                                                                   "title": row.title})
+            posts = await reader.read(topic.json_url(), None, partial(
+                read_posts, site=target.site, topic={"id": tid, "slug": row.slug, "title": row.title}))
         except FetchError as exc:
             if exc.status not in (403, 404):
                 raise

@@ -15,11 +15,23 @@ from urllib.parse import urlsplit
 
 from scrapers.records import UnsupportedWatch
 
-__all__ = ["DiscourseTarget", "discourse_target", "site_root"]
+__all__ = ["DiscourseTarget", "ascii_id", "discourse_target", "site_root"]
 
 _SPLIT = re.compile(r"^(?P<prefix>.*?)/(?P<kind>t|c)/(?P<rest>.+)$")
 _LATEST = re.compile(r"^(?P<prefix>.*?)/latest$")
 _FILTER = re.compile(r"/l/[a-z_]+$")
+#: a topic or category id: ASCII digits only (``str.isdigit`` also accepts "²" and "١٢", which ``int`` reads
+#: as 12 or rejects with a raw ValueError), and short enough to be a real id rather than a hostile number
+_ID = re.compile(r"[0-9]{1,18}")
+
+
+def ascii_id(text: str) -> int | None:
+    """``text`` as a Discourse id (a topic, category, post number or page), or None unless it is ASCII digits."""
+    return int(text) if _ID.fullmatch(text) else None
+
+
+def _is_id(segment: str) -> bool:
+    return ascii_id(segment) is not None
 
 
 @dataclass(frozen=True)
@@ -68,15 +80,15 @@ def discourse_target(url: Any) -> DiscourseTarget:
     m = _SPLIT.match(path)
     if m and m.group("kind") == "t":
         segments = m.group("rest").split("/")
-        if segments[0].isdigit():
+        if _is_id(segments[0]):
             return DiscourseTarget(origin + m.group("prefix"), "topic", topic_id=int(segments[0]))
-        if len(segments) >= 2 and segments[1].isdigit():
+        if len(segments) >= 2 and _is_id(segments[1]):
             return DiscourseTarget(origin + m.group("prefix"), "topic", topic_id=int(segments[1]), slug=segments[0])
     elif m:
         rest = _FILTER.sub("", m.group("rest"))
-        if rest.rsplit("/", 1)[-1].isdigit() and "/" in rest:
+        if _is_id(rest.rsplit("/", 1)[-1]) and "/" in rest:
             return DiscourseTarget(origin + m.group("prefix"), "category", category=rest)
-        raise UnsupportedWatch(f"discourse watch: a category address needs its id, like "
+        raise UnsupportedWatch(f"discourse watch: url of a category needs its id in digits, like "
                                f"https://forum.example/c/research/12 (got {url!r})")
     else:
         latest = _LATEST.match(path)
@@ -89,14 +101,15 @@ def discourse_target(url: Any) -> DiscourseTarget:
 
 
 def site_root(url: str | None) -> str:
-    """The site root of any Discourse address (empty when unknown or unreadable)."""
+    """The site root of any Discourse address (empty when unknown or unreadable); the site's latest posts
+    (``…/posts.json``) keep their folder too."""
     if not url:
         return ""
     try:
         return discourse_target(url).site
     except UnsupportedWatch:
         try:
-            origin, _ = _path(url)
+            origin, path = _path(url)
         except ValueError:
             return ""
-        return origin
+        return origin + path.removesuffix("/posts") if path.endswith("/posts") else origin

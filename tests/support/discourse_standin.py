@@ -91,7 +91,8 @@ class DTopic:
 class DiscourseWorld:
     """A Discourse forum at ``{server}{prefix}``; ``publish()`` (re)registers every route."""
 
-    def __init__(self, server: ReplayServer, prefix: str = "/forum", page_size: int = 30) -> None:
+    def __init__(self, server: ReplayServer | None, prefix: str = "/forum", page_size: int = 30) -> None:
+        """``server`` None: a forum whose answers are only built (``topic_body`` …), for pure parser tests."""
         self.server = server
         self.prefix = prefix
         self.page_size = page_size
@@ -104,7 +105,7 @@ class DiscourseWorld:
 
     @property
     def site(self) -> str:
-        return f"{self.server.url}{self.prefix}"
+        return f"{self.server.url if self.server else 'https://forum.example.org'}{self.prefix}"
 
     def tick(self) -> datetime:
         self.now += timedelta(minutes=7)
@@ -130,6 +131,7 @@ class DiscourseWorld:
 
     # --- serving ------------------------------------------------------------------------------------
     def publish(self) -> None:
+        assert self.server is not None, "a forum without a server has nothing to publish to"
         p = self.prefix
         for t in self.topics:
             self.server.handle("GET", f"{p}/t/{t.slug}/{t.id}.json", self._guard(self._topic(t)))
@@ -146,46 +148,58 @@ class DiscourseWorld:
 
     def _topic(self, t: DTopic):
         def answer(req: Recorded) -> Reply:
-            visible = t.visible()
-            iso = lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.000Z")  # noqa: E731
-            return Reply(body={
-                "post_stream": {"posts": [p.data(t) for p in visible[:CHUNK]], "stream": [p.id for p in visible]},
-                "timeline_lookup": [[1, 0]], "suggested_topics": [], "tags": [], "id": t.id, "title": t.title,
-                "fancy_title": html.escape(t.title, quote=False), "posts_count": len(visible),
-                "created_at": iso(t.created), "views": 40, "reply_count": len(visible) - 1, "like_count": 2,
-                "last_posted_at": iso(t.bumped), "visible": True, "closed": False, "archived": False,
-                "has_summary": False, "archetype": "regular", "slug": t.slug, "category_id": t.category[1],
-                "word_count": 300, "deleted_at": None, "user_id": 101, "featured_link": None, "pinned_globally": False,
-                "pinned_at": None, "pinned_until": None, "image_url": None, "slow_mode_seconds": 0, "draft": None,
-                "draft_key": f"topic_{t.id}", "draft_sequence": None, "unpinned": None, "pinned": t.pinned,
-                "current_post_number": 1, "highest_post_number": max(p.number for p in t.posts),
-                "deleted_by": None, "actions_summary": [], "chunk_size": CHUNK, "bookmarked": False,
-                "details": {"can_edit": False, "notification_level": 1, "participants": [],
-                            "created_by": {"id": 101, "username": t.posts[0].author}},
-            })
+            return Reply(body=self.topic_body(t))
         return answer
+
+    def topic_body(self, t: DTopic) -> dict[str, Any]:
+        """``/t/{slug}/{id}.json`` as a guest gets it: the first 20 posts and every post id."""
+        visible = t.visible()
+        iso = lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.000Z")  # noqa: E731
+        return {
+            "post_stream": {"posts": [p.data(t) for p in visible[:CHUNK]], "stream": [p.id for p in visible]},
+            "timeline_lookup": [[1, 0]], "suggested_topics": [], "tags": [], "id": t.id, "title": t.title,
+            "fancy_title": html.escape(t.title, quote=False), "posts_count": len(visible),
+            "created_at": iso(t.created), "views": 40, "reply_count": len(visible) - 1, "like_count": 2,
+            "last_posted_at": iso(t.bumped), "visible": True, "closed": False, "archived": False,
+            "has_summary": False, "archetype": "regular", "slug": t.slug, "category_id": t.category[1],
+            "word_count": 300, "deleted_at": None, "user_id": 101, "featured_link": None, "pinned_globally": False,
+            "pinned_at": None, "pinned_until": None, "image_url": None, "slow_mode_seconds": 0, "draft": None,
+            "draft_key": f"topic_{t.id}", "draft_sequence": None, "unpinned": None, "pinned": t.pinned,
+            "current_post_number": 1, "highest_post_number": max(p.number for p in t.posts),
+            "deleted_by": None, "actions_summary": [], "chunk_size": CHUNK, "bookmarked": False,
+            "details": {"can_edit": False, "notification_level": 1, "participants": [],
+                        "created_by": {"id": 101, "username": t.posts[0].author}},
+        }
 
     def _posts(self, t: DTopic):
         def answer(req: Recorded) -> Reply:
-            wanted = {int(i) for i in req.query.get("post_ids[]", []) if i.isdigit()}
-            return Reply(body={"post_stream": {"posts": [p.data(t) for p in t.visible() if p.id in wanted]},
-                               "id": t.id})
+            wanted = {int(i) for i in req.query.get("post_ids[]", []) if i.isascii() and i.isdigit()}
+            return Reply(body=self.posts_body(t, wanted))
         return answer
+
+    def posts_body(self, t: DTopic, wanted: set[int]) -> dict[str, Any]:
+        """``/t/{id}/posts.json?post_ids[]=…``: the visible posts among ``wanted``."""
+        return {"post_stream": {"posts": [p.data(t) for p in t.visible() if p.id in wanted]}, "id": t.id}
 
     def _list(self, category: tuple[str, int] | None):
         def answer(req: Recorded) -> Reply:
-            topics = [t for t in self.topics if category is None or t.category == category]
-            created = req.query.get("order") == ["created"]
-            topics.sort(key=lambda t: (t.pinned, t.created if created else t.bumped), reverse=True)
-            page = int((req.query.get("page") or ["0"])[0])
-            chunk = topics[page * self.page_size:(page + 1) * self.page_size]
-            path = f"{self.prefix}/c/{category[0]}/{category[1]}" if category else f"{self.prefix}/latest"
-            more = (f"{path}?{'order=created&' if created else ''}page={page + 1}"
-                    if (page + 1) * self.page_size < len(topics) else None)
-            iso = lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.000Z")  # noqa: E731
-            return Reply(body={"users": [{"id": 101, "username": "kari", "name": "Kari"}], "primary_groups": [],
-                               "topic_list": {"can_create_topic": False, "per_page": self.page_size,
-                                              **({"more_topics_url": more} if more else {}), "topics": [{
+            page = (req.query.get("page") or ["0"])[0]
+            return Reply(body=self.list_body(category, created=req.query.get("order") == ["created"],
+                                             page=int(page) if page.isascii() and page.isdigit() else 0))
+        return answer
+
+    def list_body(self, category: tuple[str, int] | None, *, created: bool = True, page: int = 0) -> dict[str, Any]:
+        """``/latest.json`` or ``/c/{slug}/{id}.json``: one page of topics, bumped or (``created``) newest first."""
+        topics = [t for t in self.topics if category is None or t.category == category]
+        topics.sort(key=lambda t: (t.pinned, t.created if created else t.bumped), reverse=True)
+        chunk = topics[page * self.page_size:(page + 1) * self.page_size]
+        path = f"{self.prefix}/c/{category[0]}/{category[1]}" if category else f"{self.prefix}/latest"
+        more = (f"{path}?{'order=created&' if created else ''}page={page + 1}"
+                if (page + 1) * self.page_size < len(topics) else None)
+        iso = lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.000Z")  # noqa: E731
+        return {"users": [{"id": 101, "username": "kari", "name": "Kari"}], "primary_groups": [],
+                "topic_list": {"can_create_topic": False, "per_page": self.page_size,
+                               **({"more_topics_url": more} if more else {}), "topics": [{
                 "id": t.id, "title": t.title, "fancy_title": html.escape(t.title, quote=False), "slug": t.slug,
                 "posts_count": len(t.visible()), "reply_count": len(t.visible()) - 1,
                 "highest_post_number": max(p.number for p in t.posts), "image_url": None,
@@ -196,5 +210,4 @@ class DiscourseWorld:
                 "last_poster_username": t.posts[-1].author, "category_id": t.category[1], "pinned_globally": False,
                 "featured_link": None, "posters": [{"extras": "latest single", "description": "Original Poster",
                                                     "user_id": 101, "primary_group_id": None}]}
-                for t in chunk]}})
-        return answer
+                for t in chunk]}}
