@@ -266,7 +266,7 @@ def cmd_feed(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_watch(args: argparse.Namespace, cfg: Config) -> int:
-    from bot.engine.watches import default_watch_id, describe_watch, keys_from_target
+    from bot.engine.watches import default_watch_id, describe_watch, keys_from_target, watching_the_same
 
     repo = open_repo(cfg)
     sync_config_watches(repo, cfg)
@@ -289,6 +289,9 @@ def cmd_watch(args: argparse.Namespace, cfg: Config) -> int:
         spec = watch_from_table(table, "watch add")
         if repo.get_watch(spec.id):
             raise UsageError(f"a watch with id {spec.id!r} exists already (choose another with --id)")
+        twin = watching_the_same(spec, repo.list_watches(kind=spec.kind))
+        if twin is not None:
+            raise UsageError(f"watch {twin.id!r} already follows {describe_watch(twin)}")
         repo.upsert_watch(spec, origin="cli")
         print(f"added {spec.id}: {describe_watch(spec)} every {fmt_interval(spec.interval_s)}")
         from bot.engine.config import missing_settings_note

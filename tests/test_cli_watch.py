@@ -37,3 +37,14 @@ def test_watch_add_list_remove(tmp_path, capsys):
     capsys.readouterr()
     main(["--config", str(cfg), "watch", "list"])
     assert "dara\t" not in capsys.readouterr().out
+
+
+def test_one_target_written_two_ways_is_one_watch(tmp_path, capsys) -> None:
+    """``r/CFS`` and ``cfs`` are one subreddit: the same default id, and a second add is refused by name."""
+    db = tmp_path / "tw.db"
+    assert main(["--db", str(db), "watch", "add", "reddit", "r/CFS"]) == 0
+    assert "added reddit-cfs: reddit subreddit=cfs" in capsys.readouterr().out
+    assert main(["--db", str(db), "watch", "add", "reddit", "cfs"]) == 2
+    assert "'reddit-cfs' exists already" in capsys.readouterr().err
+    assert main(["--db", str(db), "watch", "add", "reddit", "/r/cfs/", "--id", "another"]) == 2
+    assert "watch 'reddit-cfs' already follows reddit subreddit=cfs" in capsys.readouterr().err

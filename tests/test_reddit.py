@@ -152,11 +152,10 @@ def test_a_subreddit_is_one_watch_however_it_is_written(server, tmp_path, capsys
     assert [keys_from_target("reddit", f) for f in forms] == [{"subreddit": "cfs"}] * len(forms)
     assert {reddit_keys({"subreddit": f}).fingerprint for f in forms} == {"r/cfs?"}
     db = tmp_path / "added.db"
-    for i, form in enumerate(("cfs", "r/CFS")):
-        assert main(["--db", str(db), "watch", "add", "reddit", form, "--id", f"r{i}"]) == 0
-    repo = Repo(connect(db))
-    assert repo.get_watch("r0").keys == repo.get_watch("r1").keys == {"subreddit": "cfs"}
-    capsys.readouterr()
+    assert main(["--db", str(db), "watch", "add", "reddit", "cfs", "--id", "r0"]) == 0
+    assert main(["--db", str(db), "watch", "add", "reddit", "r/CFS", "--id", "r1"]) == 2  # the same subreddit
+    assert "'r0' already follows reddit subreddit=cfs" in capsys.readouterr().err
+    assert Repo(connect(db)).get_watch("r0").keys == {"subreddit": "cfs"}
 
     world = RedditWorld(server)
     world.post("ResetME", "First.")

@@ -50,7 +50,7 @@ from bot.engine.explain import explain_text
 from bot.discord.render import escape_markdown
 from bot.discord.webhook import redact_secrets, secret_values
 from bot.engine.urlsafety import UnsafeURL, check_url
-from bot.engine.watches import default_watch_id, describe_watch, keys_from_target
+from bot.engine.watches import default_watch_id, describe_watch, keys_from_target, watching_the_same
 from scrapers.kinds import kind_names, source_class
 from storage.repo import Repo
 
@@ -327,6 +327,11 @@ class WatchCog(_Cog, commands.GroupCog, name="Watch", group_name="watch",
         if repo.get_watch(spec.id) is not None:
             await answer(interaction, f"Not added: a watch with id **{escape_markdown(spec.id)}** exists already.",
                          ephemeral=True)
+            return
+        twin = watching_the_same(spec, repo.list_watches(kind=spec.kind))
+        if twin is not None:
+            await answer(interaction, f"Not added: **{escape_markdown(twin.id)}** already follows "
+                         f"{escape_markdown(describe_watch(twin))}.", ephemeral=True)
             return
         repo.upsert_watch(spec, origin="discord")
         self.backend.resync_jobs()

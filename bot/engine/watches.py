@@ -17,8 +17,19 @@ def keys_from_target(kind: str, target: str) -> dict[str, object]:
 
 
 def default_watch_id(kind: str, target: str) -> str:
-    slug = _SLUG.sub("-", target.lower()).strip("-")
+    """``kind-slug`` of what TARGET stands for once read (``r/CFS`` and ``cfs`` are one subreddit: one id)."""
+    try:
+        value = source_class(kind).keys_from_target(target).get(source_class(kind).target_key)
+    except ValueError:  # an unknown kind or an unreadable target: its own error comes next
+        value = None
+    text = value if isinstance(value, str) and value.strip() else target
+    slug = _SLUG.sub("-", text.lower()).strip("-")
     return f"{kind.replace('_', '-')}-{slug}"[:64].rstrip("-")
+
+
+def watching_the_same(spec: WatchSpec, watches: list[WatchSpec]) -> WatchSpec | None:
+    """A watch among ``watches`` of the same kind on the same keys as ``spec`` (another id, same target)."""
+    return next((w for w in watches if w.kind == spec.kind and w.keys == spec.keys and w.id != spec.id), None)
 
 
 def describe_watch(w: WatchSpec) -> str:

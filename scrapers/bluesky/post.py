@@ -30,7 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from scrapers import times
 from scrapers.json_body import json_type_name, loads_json
-from scrapers.mastodon.status import language_tag, web_url
+from scrapers.typed import language_tag, web_url
 from scrapers.records import Item, ParseError, ParseResult
 from scrapers.text import clean_multiline, clean_text
 

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from scrapers.http.errors import FetchError, site_name
-from scrapers.mastodon.status import parse_statuses, status_id, status_order, web_url
+from scrapers.mastodon.status import parse_statuses, status_id, status_order
+from scrapers.typed import web_url
 from scrapers.records import FetchOutcome, FetchState, Item, ParseError, ParseResult, UnsupportedWatch, WatchSpec
 from scrapers.source import Source
 

@@ -34,30 +34,14 @@ from scrapers import times
 from scrapers.json_body import json_type_name, loads_json
 from scrapers.markup import html_to_line, html_to_text
 from scrapers.records import Item, ParseError, ParseResult
+from scrapers.typed import language_tag, plain_text_id, web_url
 
-__all__ = ["instance_of", "parse_statuses", "status_item", "status_order", "web_url"]
+__all__ = ["instance_of", "parse_statuses", "status_item", "status_order"]
 
 #: an id as Mastodon sends it (digits, as a string; other servers' ids are letters and digits too)
 _STATUS_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 #: ``user`` or ``user@domain``: no spaces, slashes or anything that is not a character
 _ACCT = re.compile(r"^[^\s/@\ud800-\udfff]{1,100}(?:@[^\s/@\ud800-\udfff]{1,253})?$")
-#: a language tag (ISO 639, maybe with a region or script): ``en``, ``nb``, ``pt-BR``, ``zh-Hant``
-_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8}){0,3}$")
-#: what is never inside a URL as a server sends it: spaces, controls and lone surrogates
-_NOT_IN_URL = re.compile(r"[\s\x00-\x1f\x7f\ud800-\udfff]")
-
-
-def web_url(value: Any) -> str | None:
-    """``value`` when it is an http(s) address with a host (what a person may be sent to), else None: never a
-    ``javascript:`` or relative address, a number, a list, or a string that is no URL."""
-    if not isinstance(value, str) or not value or len(value) > 4000 or _NOT_IN_URL.search(value):
-        return None
-    try:
-        parts = urlsplit(value)
-        host, _port = parts.hostname, parts.port  # .port raises for a port that is not a number
-    except ValueError:  # an unbalanced IPv6 bracket
-        return None
-    return value if parts.scheme.lower() in ("http", "https") and host else None
 
 
 def status_id(value: Any) -> str | None:
@@ -66,11 +50,6 @@ def status_id(value: Any) -> str | None:
         return None
     text = str(value)
     return text if _STATUS_ID.match(text) else None
-
-
-def language_tag(value: Any) -> str | None:
-    """A language tag as the API sends it (``"en"``), else None."""
-    return value if isinstance(value, str) and _LANGUAGE.match(value) else None
 
 
 def instance_of(url: str | None) -> str | None:
@@ -173,7 +152,7 @@ def _links(content: str, card: Any) -> list[str]:
 def status_item(status: dict[str, Any], instance: str | None) -> Item | None:
     """One status (a boost already replaced by the status it boosts) → a post item; None without a ``uri``."""
     uri = status.get("uri")
-    if not isinstance(uri, str) or not uri or len(uri) > 4000 or _NOT_IN_URL.search(uri):
+    if not plain_text_id(uri):
         return None
     host = urlsplit(instance).netloc if instance else None
     content = status.get("content") if isinstance(status.get("content"), str) else ""
