@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Mapping
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
@@ -71,6 +72,14 @@ class FetchError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def hinted(self, hints: Mapping[int, str]) -> "FetchError":
+        """This error with a site's own explanation of its HTTP status appended ("(this instance shows this
+        timeline only to signed-in users)"), or itself when the site gives none for it."""
+        hint = hints.get(self.status or 0) if self.kind == "http_status" else None
+        if not hint:
+            return self
+        return FetchError(self.kind, f"{self.message} ({hint})", url=self.url, status=self.status)
 
     def __repr__(self) -> str:
         return f"FetchError(kind={self.kind!r}, status={self.status!r}, url={self.url!r}, message={self.message!r})"

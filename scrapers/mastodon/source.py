@@ -153,10 +153,10 @@ class _Walk:
         try:
             resp = await self.fetcher.get(url, params=params)
         except FetchError as exc:
-            hint = _STATUS_HINTS.get(exc.status or 0) if exc.kind == "http_status" else None
-            if hint:
-                raise FetchError(exc.kind, f"{exc.message} ({hint})", url=exc.url, status=exc.status) from None
-            raise
+            hinted = exc.hinted(_STATUS_HINTS)
+            if hinted is exc:
+                raise
+            raise hinted from None
         self.bytes += len(resp.body)
         self.status = resp.status
         return resp

@@ -135,10 +135,10 @@ class RedditClient:
                     continue
                 if exc.kind == "rate_limited" and exc.retry_after:
                     self.budget.hold(exc.retry_after, "Reddit answered 429 Too Many Requests")
-                hint = _STATUS_HINTS.get(exc.status or 0) if exc.kind == "http_status" else None
-                if hint:
-                    raise FetchError(exc.kind, f"{exc.message} ({hint})", url=exc.url, status=exc.status) from None
-                raise
+                hinted = exc.hinted(_STATUS_HINTS)
+                if hinted is exc:
+                    raise
+                raise hinted from None
             self.bytes += len(resp.body)
             self.status = resp.status
             reset = _number(resp.headers.get("x-ratelimit-reset"))
