@@ -129,6 +129,9 @@ def test_a_huge_number_next_to_a_real_one() -> None:
     # hand its role to the next: "enrolled 1234567 of the 66" must not read as 66 enrolled) ...
     assert find_signals("We have enrolled 1234567 of the 66 patients.") == []
     assert find_signals("Enrollment: 45/66, ticket " + "7" * 5000 + ".") == []
+    # ... but a phone number or an id in another clause only mutes its own clause
+    assert [(s["enrolled"], s["target"]) for s in find_signals(
+        "45 of the 66 patients have now been enrolled; call 55975000 for details.")] == [(45, 66)]
     # ... and the sentences around it are read as usual
     text = "Enrollment: 45/66. Ticket " + "7" * 5000 + "."
     signals = find_signals(text)

@@ -419,16 +419,24 @@ class Reading:
 
 
 #: a digit run this long is no head count (counts are at most 999,999, written with or without separators)
+#: more oversized numbers than this in one sentence: not a sentence a person wrote about a trial
+MAX_OVERSIZED = 3
+#: digits beyond any phone number, DOI suffix or id a post quotes: the text is garbage, not a report
+GARBAGE_DIGITS = 20
 OVERSIZED_DIGITS = 6
 
 
 def read_roles(sentence: str, lang: str) -> Reading:
     """Every unit of the sentence that has a role, with its figures (see the module docstring)."""
     tokens = tokenize(sentence)
-    if any(t.is_num and len(t.text) > OVERSIZED_DIGITS and not (k and glued(tokens[k - 1], t) and tokens[k - 1].is_word)
-           for k, t in enumerate(tokens)):  # (a registry id's digits, "NCT" + "09990001", are not a number)
-        # a number far too big to be a count ("1234567", a 6,000-digit run): the sentence is not a report,
-        # and dropping the number alone would hand its role to the next one ("enrolled 1234567 of 66")
+    # a number far too big to be a count ("1234567", a phone number, a 6,000-digit run): its clause is not a
+    # report, and dropping the number alone would hand its role to the next one ("enrolled 1234567 of 66");
+    # another clause of the sentence ("45 of 66 enrolled; call 55975000") is read as usual. A registry id's
+    # digits ("NCT" + "09990001") are not a number.
+    oversized = [k for k, t in enumerate(tokens) if t.is_num and len(t.text) > OVERSIZED_DIGITS
+                 and not (k and glued(tokens[k - 1], t) and tokens[k - 1].is_word)]
+    if len(oversized) > MAX_OVERSIZED or any(len(tokens[k].text) > GARBAGE_DIGITS for k in oversized):
+        # a run of them (a table of ids) or one no person writes (a 5,000-digit run): no report at all
         return Reading(tokens, [], [])
     counts = find_counts(tokens, lang)
     if not counts:
@@ -436,6 +444,7 @@ def read_roles(sentence: str, lang: str) -> Reading:
     kinds = _cues(tokens, lang)
     clause_of, labels = _clauses(tokens, kinds, counts, lang)
     vetoed = {clause_of[j] for j, k in enumerate(kinds) if k == lx.VETO}
+    vetoed |= {clause_of[k] for k in oversized}
     vetoed |= _conditional_tails(tokens, kinds, clause_of, lang)
     if tokens and tokens[0].low in lx.INVERTED_CONDITIONALS:
         vetoed |= set(clause_of)  # "Should funding be extended, ...", "Mochten er meer fondsen komen, dan ..."
