@@ -61,8 +61,31 @@ def validate_keys(kind: str, keys: dict[str, object]) -> None:
     allowed = cls.allowed_keys()
     if set(keys) - allowed:
         cls.check_declared_keys(dict(keys))  # an unknown key first: its message suggests the closest known one
-    cls().validate(dict(keys))
+    try:
+        cls().validate(dict(keys))  # the kind's own words first
+    except UnsupportedWatch:
+        raise
+    except (ValueError, TypeError):
+        _check_url(cls, keys)  # when the URL is what the kind could not read, say so, naming the key
+        raise
+    _check_url(cls, keys)
     cls.check_declared_keys(dict(keys))
+
+
+def _check_url(cls: type[Source], keys: dict[str, object]) -> None:
+    """A URL a person gave can be read at all (a port that can exist, balanced IPv6 brackets), whatever the
+    kind: a port of 99999 would otherwise fail every check deep inside the HTTP library. What else a URL must
+    be (its scheme, its path) is each kind's own validation."""
+    from urllib.parse import urlsplit
+
+    value = keys.get(cls.url_key) if cls.url_key else None
+    if not isinstance(value, str):
+        return  # absent or not text: the kind's own validation says what it needs
+    try:
+        parts = urlsplit(value.strip())
+        parts.port  # noqa: B018 - raises for a port that is not a number or is out of range
+    except ValueError as exc:
+        raise UnsupportedWatch(f"{cls.kind} watch: {cls.url_key} {value!r} is not a web address ({exc})") from None
 
 
 def is_url_kind(kind: str) -> bool:

@@ -144,8 +144,14 @@ def _post_identity(item: Item) -> str:
     otherwise claim another post's address and silence it."""
     platform = item.fields.get("platform")
     if isinstance(platform, str) and platform:
-        return f"{platform}:{item.fields.get('community') or ''}:{item.key}"
+        if platform in _SITE_LOCAL_KEYS:  # a Discourse post id is unique on its forum only
+            return f"{platform}:{item.fields.get('community') or ''}:{item.key}"
+        return f"{platform}:{item.key}"  # a Reddit fullname, a Mastodon or Bluesky URI: one post everywhere
     return item.fields.get("url") or item.key
+
+
+#: platforms whose post keys are unique only within one site (the community is part of the identity)
+_SITE_LOCAL_KEYS = frozenset({"discourse"})
 
 
 POST = ItemKindSpec(

@@ -260,6 +260,10 @@ class Repo:
         if not checks:
             return
         with self.db.atomic():
+            # a watch removed while the cycle ran (/watch remove, `trialwatch watch remove`) has nothing left to
+            # record against: left out, so the cycle's other quiet watches are still recorded
+            existing = {row[0] for row in self.db.conn.execute("SELECT id FROM watches")}
+            checks = [c for c in checks if c[0] in existing]
             self.db.conn.executemany(_HEALTH_OK_SQL, [_health_ok_row(wid, st, log["started_at"], log)
                                                       for wid, st, log in checks])
             self.db.conn.executemany(_FETCH_LOG_SQL, [_fetch_log_row(wid, log) for wid, _, log in checks])

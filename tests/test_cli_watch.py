@@ -48,3 +48,11 @@ def test_one_target_written_two_ways_is_one_watch(tmp_path, capsys) -> None:
     assert "'reddit-cfs' exists already" in capsys.readouterr().err
     assert main(["--db", str(db), "watch", "add", "reddit", "/r/cfs/", "--id", "another"]) == 2
     assert "watch 'reddit-cfs' already follows reddit subreddit=cfs" in capsys.readouterr().err
+
+
+def test_two_hashtags_on_one_instance_are_two_watches(tmp_path, capsys) -> None:
+    db = tmp_path / "tw.db"
+    assert main(["--db", str(db), "watch", "add", "mastodon", "https://mastodon.example/tags/MECFS"]) == 0
+    assert main(["--db", str(db), "watch", "add", "mastodon", "https://mastodon.example/tags/LongCovid"]) == 0
+    out = capsys.readouterr().out
+    assert "mastodon-https-mastodon-example-mecfs" in out and "mastodon-https-mastodon-example-longcovid" in out

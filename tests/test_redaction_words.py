@@ -17,3 +17,10 @@ def test_a_secret_in_a_query_is_still_redacted_before_a_comma_or_a_bracket() -> 
     text = describe(ValueError("see https://a.example/x?token=abc123, then (https://b.example/p?key=zz9)."))
     assert "abc123" not in text and "zz9" not in text
     assert text.endswith("?key=***).") and "?token=***, then" in text
+
+
+def test_discord_error_text_keeps_the_words_after_a_url_too() -> None:
+    from bot.discord.webhook import redact_secrets
+
+    assert redact_secrets("failed https://x.example/a?key=SECRET&b=2: 127.0.0.1 is down") == \
+        "failed https://x.example/a?key=***&b=***: 127.0.0.1 is down"

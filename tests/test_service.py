@@ -161,6 +161,45 @@ async def test_trial_watches_falling_due_together_are_checked_as_one_batch_and_s
         await service.close()
 
 
+async def test_group_jobs_firing_in_one_pass_make_one_group_and_check_now_batches_too(tmp_path, server):
+    """Jobs due at the same moment run one after another in one loop pass: the first forms the group and claims
+    its members, the others stand down (no group per watch, no failure counted twelve times); /check of all
+    watches batches them the same way."""
+    from tests.support.ctgov_standin import CtgovStandin
+
+    ids = [f"NCT0997{n:04d}" for n in range(1, 13)]
+    CtgovStandin(server).put(*(study(nct, title=f"Trial {nct}", acronym=None) for nct in ids))
+    watches = [{"id": f"g-{nct.lower()}", "kind": "ctgov", "trial": nct, "interval": "60s"} for nct in ids]
+    service = Service(config(tmp_path, server, watches), stdout=io.StringIO())
+    await service.open()
+    service.start()
+    try:
+        server.take_requests()
+        await asyncio.gather(*(service._scheduled_check(w["id"]) for w in watches))
+        assert [r.path for r in server.take_requests()] == ["/ctgov/studies"]
+        assert all(service.repo.health(w["id"]).last_success for w in watches)
+        outcome = await service.check_now()
+        assert len(outcome.reports) == 12 and not any(r.failed for r in outcome.reports)
+        assert [r.path for r in server.take_requests()] == ["/ctgov/studies"]
+    finally:
+        await service.close()
+
+
+def test_a_watch_removed_during_a_cycle_does_not_cost_the_others_their_record(tmp_path):
+    from scrapers.records import FetchState, WatchSpec
+
+    repo = Repo(connect(tmp_path / "tw.db"))
+    for wid in ("a", "b"):
+        repo.upsert_watch(WatchSpec(wid, "ctgov", {"trial": "NCT09990001"}), origin="cli")
+    row = {"started_at": "2026-11-26T06:00:00Z", "duration_ms": 0, "http_status": 200, "requests": 0, "bytes": 0,
+           "outcome": "not_modified"}
+    repo.remove_watch("b")
+    repo.save_unchanged([("a", FetchState(), dict(row)), ("b", FetchState(), dict(row))])
+    assert repo.health("a").last_success == "2026-11-26T06:00:00Z"
+    assert repo.health("b").last_success is None
+    repo.db.close()
+
+
 async def test_a_scheduled_check_delivers_and_shutdown_lets_it_finish(tmp_path, server):
     with DiscordStandIn(rate_limit=50, rate_window=1.0) as standin:
         cfg = config(tmp_path, server, [{"id": "resetme", "kind": "ctgov", "trial": "NCT09990001", "interval": "1s"}],

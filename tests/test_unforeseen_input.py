@@ -111,3 +111,16 @@ def test_a_social_post_is_known_by_its_own_id_not_by_the_address_its_answer_clai
     assert SPECS["post"] is POST
     assert POST.identity(reddit) != POST.identity(mastodon)
     assert POST.identity(forum) == "https://forum.example/posts/1/"  # forum posts: as before
+    # one Mastodon status seen through two instances is one post; a Discourse post id is one forum's only
+    uri = "https://mastodon.social/users/kari/statuses/1"
+    via_a = Item(uri, {"platform": "mastodon", "community": "a.example", "url": uri})
+    via_b = Item(uri, {"platform": "mastodon", "community": "b.example", "url": uri})
+    assert POST.identity(via_a) == POST.identity(via_b)
+    assert POST.identity(Item("77", {"platform": "discourse", "community": "f1.example"})) != \
+        POST.identity(Item("77", {"platform": "discourse", "community": "f2.example"}))
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999/x", "http://[::1/@x", "https://f.example:port/x"])
+def test_a_url_no_request_can_be_made_to_is_a_configuration_error_naming_url(url: str) -> None:
+    with pytest.raises(ConfigError, match=r"feed watch: url .* is not a web address"):
+        config_from_dict({"watch": [{"id": "f", "kind": "feed", "url": url}]})

@@ -37,7 +37,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from bot.engine.logs import redact
-from scrapers.http.errors import redact_url
+from scrapers.http.errors import URL_IN_TEXT, redact_url
 
 logger = logging.getLogger(__name__)
 # httpx logs "HTTP Request: POST <full url>" at INFO; the URL holds the webhook token.
@@ -164,7 +164,6 @@ def _redact_any(url: str) -> str:
 
 
 #: a URL inside free text (an error message); what :func:`redact_url` is applied to
-_URL_IN_TEXT = re.compile(r"https?://[^\s'\"<>]+")
 
 
 def secret_values(*values: str | None) -> list[str]:
@@ -190,7 +189,7 @@ def redact_secrets(text: Any, secrets: Iterable[str] = ()) -> str:
     segments and query values hidden) — Discord's error text is not ours and may echo what it was sent.
     """
     clean = redact(str(text), list(secrets))
-    return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), clean)
+    return URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), clean)
 
 
 def _redact_tree(value: Any, secrets: Iterable[str]) -> Any:

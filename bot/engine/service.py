@@ -148,6 +148,8 @@ class Service:
         self._kick: asyncio.Event | None = None
         self._worker: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[WatchReport]] = set()
+        #: watches in a group check that fired or runs now: their own jobs stand down meanwhile
+        self._claimed: set[str] = set()
         self._closing = False
         self._site_lock: asyncio.Lock | None = None
         self._site_wanted = self._site_started = 0  # rewrites asked for / begun: checks finishing together share one
@@ -258,6 +260,14 @@ class Service:
         """The job of ``check:{watch_id}``: check, then wake the delivery worker."""
         if self._closing:
             return
+        try:
+            await self._scheduled_check_of(watch_id)
+        except asyncio.CancelledError:
+            if not self._closing:
+                raise
+            # a clean stop cancels the scheduler's wrapper, not the check (close() waits for that): no traceback
+
+    async def _scheduled_check_of(self, watch_id: str) -> None:
         watch = self.repo.get_watch(watch_id)
         if watch is None or not watch.enabled:
             self._remove_job(watch_id)
@@ -273,19 +283,36 @@ class Service:
             await self.refresh_site()
 
     async def _scheduled_group(self, watch: WatchSpec) -> None:
-        """``watch`` fell due and its kind is cheaper checked together: check it with every enabled watch
-        of its kind due within :data:`GROUP_HORIZON_S` (and not being checked right now) as one cycle,
-        then move their next runs to one interval from now, so the group falls due together again."""
+        """``watch`` fell due and its kind is cheaper checked together: check it with every enabled watch of
+        its kind due within :data:`GROUP_HORIZON_S` and in no other group as one cycle, and move their next
+        runs to one second after the firing watch's own next run, so the group falls due together again.
+
+        Several jobs of one kind may fire in one scheduler pass: the first to run forms the group and claims
+        its members (synchronously, before any await), the others find themselves claimed and stand down."""
+        if watch.id in self._claimed:
+            return  # already in a group that fired in this pass or is running now
         now = datetime.now(timezone.utc)
         horizon = now + timedelta(seconds=GROUP_HORIZON_S)
         jobs = self._check_jobs()
+        own_job = jobs.get(watch.id)
+        own_next = own_job.next_run_time if own_job is not None else None
         group = [watch] + [
             w for w in self.repo.list_watches(enabled_only=True, kind=watch.kind)
-            if w.id != watch.id and w.id in jobs and jobs[w.id].next_run_time is not None
-            and jobs[w.id].next_run_time <= horizon and not self._lock_for(w.id).locked()]
-        for member in group[1:]:  # moved first: a member's own turn must not fire while the group runs
-            jobs[member.id].modify(next_run_time=now + timedelta(seconds=member.interval_s))
-        reports = await asyncio.shield(self._tracked_group(group))
+            if w.id != watch.id and w.id not in self._claimed and w.id in jobs
+            and jobs[w.id].next_run_time is not None and jobs[w.id].next_run_time <= horizon]
+        claimed = {w.id for w in group}
+        self._claimed |= claimed
+        try:
+            for member in group[1:]:  # moved first: a member's own turn must not fire while the group runs
+                regular = now + timedelta(seconds=member.interval_s)
+                # the firing job's next run, once the scheduler has moved it on (not when called by hand)
+                same_turn = (own_next is not None and member.interval_s == watch.interval_s
+                             and own_next > now + timedelta(seconds=member.interval_s / 2))
+                due = own_next if same_turn else regular
+                jobs[member.id].modify(next_run_time=due + timedelta(seconds=1))
+            reports = await asyncio.shield(self._tracked_group(group))
+        finally:
+            self._claimed -= claimed
         self.kick_delivery()
         for member, report in zip(group, reports):
             self._back_off(member, report)
@@ -348,7 +375,17 @@ class Service:
                 watches.append(w)
         else:
             watches = self.repo.list_watches(enabled_only=True)
-        reports = list(await asyncio.gather(*(self._tracked(w) for w in watches)))
+        grouped: dict[str, list[WatchSpec]] = {}
+        for w in watches:  # trial watches checked together, as their scheduled checks are (one batch request)
+            if _checks_in_groups(w.kind):
+                grouped.setdefault(w.kind, []).append(w)
+        singles = [w for w in watches if not _checks_in_groups(w.kind)]
+        results = await asyncio.gather(*(self._tracked(w) for w in singles),
+                                       *(self._tracked_group(g) for g in grouped.values()))
+        by_id = {r.watch: r for r in results[:len(singles)]}
+        for group_reports in results[len(singles):]:
+            by_id.update((r.watch, r) for r in group_reports)
+        reports = [by_id[w.id] for w in watches if w.id in by_id]
         deliveries = await self.deliver_now()
         if any(r.events for r in reports):
             await self.refresh_site()

@@ -18,11 +18,12 @@ def keys_from_target(kind: str, target: str) -> dict[str, object]:
 
 def default_watch_id(kind: str, target: str) -> str:
     """``kind-slug`` of what TARGET stands for once read (``r/CFS`` and ``cfs`` are one subreddit: one id)."""
-    try:
-        value = source_class(kind).keys_from_target(target).get(source_class(kind).target_key)
+    try:  # every key TARGET stands for: a Mastodon hashtag page is its instance and its tag
+        keys = source_class(kind).keys_from_target(target)
+        value = " ".join(str(v) for v in keys.values() if isinstance(v, (str, int)) and str(v).strip())
     except ValueError:  # an unknown kind or an unreadable target: its own error comes next
         value = None
-    text = value if isinstance(value, str) and value.strip() else target
+    text = value if value else target
     slug = _SLUG.sub("-", text.lower()).strip("-")
     return f"{kind.replace('_', '-')}-{slug}"[:64].rstrip("-")
 

@@ -38,7 +38,7 @@ _SITE_NAMES = {
 
 #: a URL inside a sentence: punctuation that ends the sentence or clause (``…?limit=40: 127.0.0.1 is…``) is not
 #: part of it, so redacting the URL keeps the words around it
-_URL_IN_TEXT = re.compile(r"https?://[^\s'\"<>]+?(?=[.,:;!?)\]]*(?:[\s'\"<>]|$))")
+URL_IN_TEXT = re.compile(r"https?://[^\s'\"<>]+?(?=[.,:;!?)\]]*(?:[\s'\"<>]|$))")
 
 
 class FetchError(Exception):
@@ -132,7 +132,7 @@ def describe(exc: BaseException) -> str:
     else:
         detail = str(exc)
         text = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
-    text = _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
+    text = URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
     text = " ".join(text.split())
     return text if len(text) <= 300 else text[:299] + "…"
 
