@@ -26,6 +26,7 @@ from scrapers.kinds import source_class
 from scrapers.records import ParseError, ParseResult
 from scrapers.xenforo.thread import parse_thread_page
 from storage.diff import SPECS, diff_items
+from tests.support.check_helpers import local_header
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
@@ -303,14 +304,7 @@ def test_a_cut_thread_page_fails_the_check_and_its_restoration_is_no_news(engine
         thread = world.thread("A thread read while the network cuts pages", 30, engine=engine)
         world.publish()
         cfg = tmp_path / "trialwatch.toml"
-        cfg.write_text(textwrap.dedent(f"""
-            [database]
-            path = "{tmp_path / 'tw.db'}"
-            [http]
-            per_host_rps = 0
-            max_retries = 0
-            [notify]
-            console = false
+        cfg.write_text(local_header(tmp_path) + textwrap.dedent(f"""
             [[watch]]
             id = "t"
             kind = "xenforo_thread"

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from tests.support.check_helpers import local_header
 from bot.demo.replay import Reply, ReplayServer
 from bot.demo.world.ctgov import study
 from bot.demo.world.feeds import atom
@@ -38,14 +39,7 @@ def server():
 
 def write(tmp_path: Path, server: ReplayServer, trial_extra: str = "") -> Path:
     cfg = tmp_path / "trialwatch.toml"
-    cfg.write_text(textwrap.dedent(f"""
-        [database]
-        path = "{tmp_path / 'tw.db'}"
-        [http]
-        per_host_rps = 0
-        max_retries = 0
-        [notify]
-        console = false
+    cfg.write_text(local_header(tmp_path) + textwrap.dedent(f"""
         [sources.ctgov]
         base_url = "{server.url}/ctgov"
     """) + textwrap.dedent(DECLARED) + trial_extra + textwrap.dedent(f"""

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from tests.support.check_helpers import local_header
 from bot.demo.replay import Reply, ReplayServer
 from bot.demo.world.feeds import atom
 from bot.demo.world.xenforo import Thread, World
@@ -27,14 +28,7 @@ def world():
 
 def config(tmp_path: Path, world: World, thread: Thread) -> Path:
     cfg = tmp_path / "trialwatch.toml"
-    cfg.write_text(textwrap.dedent(f"""
-        [database]
-        path = "{tmp_path / 'tw.db'}"
-        [http]
-        per_host_rps = 0
-        max_retries = 0
-        [notify]
-        console = false
+    cfg.write_text(local_header(tmp_path) + textwrap.dedent(f"""
 
         [[trial]]
         key = "resetme"

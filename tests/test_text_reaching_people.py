@@ -11,6 +11,7 @@ import warnings
 import pytest
 
 from bot.cli import main
+from tests.support.check_helpers import local_header
 from bot.demo.replay import Reply, ReplayServer
 from bot.demo.world.feeds import FORUM, Post, xenforo_rss
 from bot.demo.world.xenforo import World
@@ -74,14 +75,7 @@ def test_a_forum_that_answers_page_9999_with_404_is_read_from_page_1(tmp_path, c
         server.route("GET", thread.path(9999), Reply(404, "<html><body>Not found</body></html>",
                                                      content_type="text/html"))
         cfg = tmp_path / "trialwatch.toml"
-        cfg.write_text(textwrap.dedent(f"""
-            [database]
-            path = "{tmp_path / 'tw.db'}"
-            [http]
-            per_host_rps = 0
-            max_retries = 0
-            [notify]
-            console = false
+        cfg.write_text(local_header(tmp_path) + textwrap.dedent(f"""
             [[watch]]
             id = "t"
             kind = "xenforo_thread"

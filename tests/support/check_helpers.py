@@ -56,6 +56,13 @@ def write_config(tmp_path: Path, server: ReplayServer, body: str, *, user_agent:
     return cfg
 
 
+def local_header(tmp_path: Path) -> str:
+    """The start of a test config that talks only to local servers: the database in ``tmp_path``, no
+    politeness delay, no retries, nothing on the console (a test reads ``--json`` or the database)."""
+    return (f'[database]\npath = "{tmp_path / "tw.db"}"\n[http]\nper_host_rps = 0\nmax_retries = 0\n'
+            "[notify]\nconsole = false\n")
+
+
 def run_check(cfg: Path, capsys, *extra: str) -> tuple[int, list[dict]]:
     """``trialwatch check --json``: exit code and the events printed."""
     code = main(["--config", str(cfg), "-q", "check", "--json", *extra])
