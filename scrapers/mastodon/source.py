@@ -153,10 +153,7 @@ class _Walk:
         try:
             resp = await self.fetcher.get(url, params=params)
         except FetchError as exc:
-            hinted = exc.hinted(_STATUS_HINTS)
-            if hinted is exc:
-                raise
-            raise hinted from None
+            raise exc.hinted(_STATUS_HINTS) from None
         self.bytes += len(resp.body)
         self.status = resp.status
         return resp

@@ -135,10 +135,7 @@ class RedditClient:
                     continue
                 if exc.kind == "rate_limited" and exc.retry_after:
                     self.budget.hold(exc.retry_after, "Reddit answered 429 Too Many Requests")
-                hinted = exc.hinted(_STATUS_HINTS)
-                if hinted is exc:
-                    raise
-                raise hinted from None
+                raise exc.hinted(_STATUS_HINTS) from None
             self.bytes += len(resp.body)
             self.status = resp.status
             reset = _number(resp.headers.get("x-ratelimit-reset"))
